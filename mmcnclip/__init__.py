@@ -1,0 +1,19 @@
+"""mmcnclip: Chinese CLIP as an OpenMMLab plugin.
+
+``import mmcnclip`` (or ``custom_imports=dict(imports=['mmcnclip'])``)
+registers every module under the ``mmcnclip`` scope (``type='mmcnclip.X'``)
+and routes mmengine's local checkpoint loading through mmcnclip's safe loader.
+"""
+from .version import __version__
+from .utils.env import check_mmcv_version
+
+check_mmcv_version()
+
+from .checkpoint.io import register_mmengine_loader  # noqa: E402
+
+register_mmengine_loader()
+
+from . import models  # noqa: E402,F401
+from .models import *  # noqa: E402,F401,F403
+
+__all__ = ['__version__']

@@ -1,0 +1,167 @@
+"""Pure functions that turn any published Chinese CLIP state dict into the
+mmcnclip layout and check it against a model, loudly."""
+import re
+from typing import Dict, Mapping, Optional, Tuple
+
+import torch
+
+from .formats import (FORMAT_MARKERS, IGNORED_KEYS, OPTIONAL_KEYS,
+                      RESIZABLE_KEYS, TABLES)
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint does not fit the model it is loaded into."""
+
+
+def strip_module_prefix(state_dict: Mapping) -> dict:
+    """Drop the ``module.`` prefix DataParallel/DDP training adds."""
+    return {k[7:] if k.startswith('module.') else k: v
+            for k, v in state_dict.items()}
+
+
+def detect_format(state_dict: Mapping) -> str:
+    """Name the layout of ``state_dict`` from its keys.
+
+    Returns:
+        str: ``'official'``, ``'huggingface'``, ``'mmpretrain'`` or
+        ``'mmcnclip'``.
+    """
+    keys = list(strip_module_prefix(dict.fromkeys(state_dict)))
+    for name, prefixes in FORMAT_MARKERS:
+        if any(k.startswith(prefixes) for k in keys):
+            return name
+    raise CheckpointMismatchError(
+        'Not a Chinese CLIP checkpoint: none of its keys look like the '
+        'official, Hugging Face, mmpretrain or mmcnclip layout. First keys: '
+        f'{keys[:8]}')
+
+
+def _tables_for(fmt: str, keys) -> list:
+    tables = TABLES[fmt]
+    if 'any' in tables:
+        return tables['any']
+    vit_marker = ('class_embedding', 'cls_token')
+    is_vit = any(k.endswith(vit_marker) for k in keys)
+    vision = tables['vit'] if is_vit else tables.get('resnet')
+    if vision is None:
+        raise CheckpointMismatchError(
+            f'The {fmt} layout has no ResNet variant, but no class token '
+            'was found in the checkpoint')
+    return vision + tables['text']
+
+
+def _apply_op(op, tensor: torch.Tensor) -> torch.Tensor:
+    if op == 'T':
+        return tensor.t()
+    if op == 'flatten':
+        while tensor.dim() > 1 and tensor.shape[0] == 1:
+            tensor = tensor[0]
+    return tensor
+
+
+def convert_state_dict(state_dict: Mapping,
+                       fmt: Optional[str] = None) -> Tuple[dict, str]:
+    """Map a state dict of any supported layout onto the mmcnclip layout.
+
+    A pure function: the input is not modified. Keys that no rule of the
+    detected layout knows are an error, never silently dropped.
+
+    Args:
+        state_dict (Mapping): Source weights (``module.`` prefixes allowed).
+        fmt (str, optional): Source layout; detected when None.
+
+    Returns:
+        tuple[dict, str]: The converted state dict and the source layout.
+    """
+    state_dict = strip_module_prefix(state_dict)
+    fmt = fmt or detect_format(state_dict)
+    rules = [(re.compile(r[0]), r[1], r[2] if len(r) > 2 else None)
+             for r in _tables_for(fmt, state_dict)]
+    out, fused, unknown = {}, {}, []
+    for key, tensor in state_dict.items():
+        for pattern, target, op in rules:
+            match = pattern.fullmatch(key)
+            if match is None:
+                continue
+            new_key = match.expand(target)
+            if isinstance(op, tuple):
+                parts = fused.setdefault(new_key, [None] * len(op[1]))
+                parts[op[1].index(match.group('part'))] = tensor
+            else:
+                out[new_key] = _apply_op(op, tensor)
+            break
+        else:
+            if not re.fullmatch(IGNORED_KEYS, key):
+                unknown.append(key)
+    if unknown:
+        raise CheckpointMismatchError(
+            f'{len(unknown)} keys of this {fmt}-layout checkpoint are not '
+            f'part of a Chinese CLIP model: {_preview(unknown)}')
+    for key, parts in fused.items():
+        if any(p is None for p in parts):
+            raise CheckpointMismatchError(
+                f'Incomplete attention weights for {key}: q/k/v are not '
+                'all present (truncated checkpoint?)')
+        out[key] = torch.cat(parts, dim=0)
+    return out, fmt
+
+
+def check_state_dict(state_dict: Dict[str, torch.Tensor],
+                     expected: Dict[str, torch.Size],
+                     source: str = 'checkpoint') -> dict:
+    """Validate converted weights against a model's keys and shapes.
+
+    Drops published-but-unused keys (the BERT pooler) when the model lacks
+    them; keeps mis-shaped resizable keys (positional embeddings) for the
+    model to interpolate. Everything else must match exactly.
+
+    Args:
+        state_dict (dict): Weights in the mmcnclip layout of the model.
+        expected (dict): ``{key: shape}`` of the model's state dict.
+        source (str): Name used in error messages. Defaults to
+            ``'checkpoint'``.
+
+    Returns:
+        dict: ``state_dict`` without the dropped optional keys.
+
+    Raises:
+        CheckpointMismatchError: Naming every missing, unexpected and
+            mis-shaped key.
+    """
+    state_dict = {
+        k: v for k, v in state_dict.items()
+        if k in expected or not re.fullmatch(OPTIONAL_KEYS, _tail(k))
+    }
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    shapes = [
+        f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k])}'
+        for k, v in state_dict.items() if k in expected
+        and v.shape != expected[k] and not re.fullmatch(
+            RESIZABLE_KEYS, _tail(k))
+    ]
+    problems = []
+    if missing:
+        problems.append(f'missing keys ({len(missing)}): {_preview(missing)}')
+    if unexpected:
+        problems.append(
+            f'unexpected keys ({len(unexpected)}): {_preview(unexpected)}')
+    if shapes:
+        problems.append(f'mis-shaped keys ({len(shapes)}): {_preview(shapes)}')
+    if problems:
+        raise CheckpointMismatchError(
+            f'{source} does not fit the model (wrong size or another '
+            'model?); ' + '; '.join(problems))
+    return state_dict
+
+
+def _tail(key: str) -> str:
+    """The key without a model-specific prefix such as ``head.``."""
+    match = re.search(r'(backbone|neck|text_encoder|text_proj)\..*$', key)
+    return match.group(0) if match else key
+
+
+def _preview(items: list, limit: int = 12) -> str:
+    shown = ', '.join(items[:limit])
+    return shown + (f', ... (+{len(items) - limit} more)'
+                    if len(items) > limit else '')

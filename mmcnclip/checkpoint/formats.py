@@ -1,0 +1,166 @@
+"""Declarative key tables for the published Chinese CLIP checkpoint layouts.
+
+Every table maps source keys (regular expressions, matched in full) to keys
+of the mmcnclip layout:
+
+- ``backbone.*``      image tower (our ViT / ModifiedResNet keys)
+- ``neck.proj``       image projection (ViT only)
+- ``text_encoder.*``  text tower (our BERT keys)
+- ``text_proj.proj``  text projection
+- ``logit_scale``
+
+A rule is ``(pattern, target)`` or ``(pattern, target, op)`` where ``op`` is
+one of ``'T'`` (transpose a Linear weight into a ``x @ proj`` matrix),
+``'flatten'`` (drop leading singleton dims) or ``('fuse', parts)``: the
+pattern's named group ``part`` says which slice of a fused QKV tensor the
+key holds, in the order given by ``parts``.
+"""
+QKV = ('fuse', ('q', 'k', 'v'))
+QKV_BERT = ('fuse', ('query', 'key', 'value'))
+
+
+def bert_rules(src: str) -> list:
+    """Rules of a BERT-layout text tower whose keys start with ``src``."""
+    src = src.replace('.', r'\.')
+    layer = src + r'encoder\.layer\.(\d+)\.'
+    return [
+        (src + r'embeddings\.word_embeddings\.weight',
+         'text_encoder.word_embed.weight'),
+        (src + r'embeddings\.position_embeddings\.weight',
+         'text_encoder.pos_embed.weight'),
+        (src + r'embeddings\.token_type_embeddings\.weight',
+         'text_encoder.type_embed.weight'),
+        (src + r'embeddings\.LayerNorm\.(weight|bias)',
+         r'text_encoder.embed_norm.\1'),
+        (layer + r'attention\.self\.(?P<part>query|key|value)\.(weight|bias)',
+         r'text_encoder.layers.\1.attn.qkv.\3', QKV_BERT),
+        (layer + r'attention\.output\.dense\.(weight|bias)',
+         r'text_encoder.layers.\1.attn.proj.\2'),
+        (layer + r'attention\.output\.LayerNorm\.(weight|bias)',
+         r'text_encoder.layers.\1.ln1.\2'),
+        (layer + r'intermediate\.dense\.(weight|bias)',
+         r'text_encoder.layers.\1.mlp.fc1.\2'),
+        (layer + r'output\.dense\.(weight|bias)',
+         r'text_encoder.layers.\1.mlp.fc2.\2'),
+        (layer + r'output\.LayerNorm\.(weight|bias)',
+         r'text_encoder.layers.\1.ln2.\2'),
+        (src + r'pooler\.dense\.(weight|bias)', r'text_encoder.pooler.\1'),
+    ]
+
+
+_OFFICIAL_BLOCK = r'visual\.transformer\.resblocks\.(\d+)\.'
+_MMPRETRAIN_BLOCK = r'vision_backbone\.layers\.(\d+)\.'
+_HF_BLOCK = r'vision_model\.encoder\.layers\.(\d+)\.'
+
+#: ``{format: {'vit' | 'resnet' | 'text': rules}}``
+TABLES = {
+    'official': {
+        'vit': [
+            (r'visual\.conv1\.weight', 'backbone.patch_embed.weight'),
+            (r'visual\.class_embedding', 'backbone.cls_token'),
+            (r'visual\.positional_embedding', 'backbone.pos_embed'),
+            (r'visual\.ln_pre\.(weight|bias)', r'backbone.pre_norm.\1'),
+            (_OFFICIAL_BLOCK + r'ln_1\.(weight|bias)',
+             r'backbone.layers.\1.ln1.\2'),
+            (_OFFICIAL_BLOCK + r'attn\.in_proj_(weight|bias)',
+             r'backbone.layers.\1.attn.qkv.\2'),
+            (_OFFICIAL_BLOCK + r'attn\.out_proj\.(weight|bias)',
+             r'backbone.layers.\1.attn.proj.\2'),
+            (_OFFICIAL_BLOCK + r'ln_2\.(weight|bias)',
+             r'backbone.layers.\1.ln2.\2'),
+            (_OFFICIAL_BLOCK + r'mlp\.c_fc\.(weight|bias)',
+             r'backbone.layers.\1.mlp.fc1.\2'),
+            (_OFFICIAL_BLOCK + r'mlp\.c_proj\.(weight|bias)',
+             r'backbone.layers.\1.mlp.fc2.\2'),
+            (r'visual\.ln_post\.(weight|bias)', r'backbone.post_norm.\1'),
+            (r'visual\.proj', 'neck.proj'),
+        ],
+        'resnet': [(r'visual\.(.+)', r'backbone.\1')],
+        'text': bert_rules('bert.') + [
+            (r'text_projection', 'text_proj.proj'),
+            (r'logit_scale', 'logit_scale'),
+        ],
+    },
+    'huggingface': {
+        'vit': [
+            (r'vision_model\.embeddings\.class_embedding',
+             'backbone.cls_token'),
+            (r'vision_model\.embeddings\.patch_embedding\.weight',
+             'backbone.patch_embed.weight'),
+            (r'vision_model\.embeddings\.position_embedding\.weight',
+             'backbone.pos_embed'),
+            (r'vision_model\.pre_layrnorm\.(weight|bias)',
+             r'backbone.pre_norm.\1'),
+            (_HF_BLOCK + r'self_attn\.(?P<part>q|k|v)_proj\.(weight|bias)',
+             r'backbone.layers.\1.attn.qkv.\3', QKV),
+            (_HF_BLOCK + r'self_attn\.out_proj\.(weight|bias)',
+             r'backbone.layers.\1.attn.proj.\2'),
+            (_HF_BLOCK + r'layer_norm1\.(weight|bias)',
+             r'backbone.layers.\1.ln1.\2'),
+            (_HF_BLOCK + r'mlp\.(fc1|fc2)\.(weight|bias)',
+             r'backbone.layers.\1.mlp.\2.\3'),
+            (_HF_BLOCK + r'layer_norm2\.(weight|bias)',
+             r'backbone.layers.\1.ln2.\2'),
+            (r'vision_model\.post_layernorm\.(weight|bias)',
+             r'backbone.post_norm.\1'),
+            (r'visual_projection\.weight', 'neck.proj', 'T'),
+        ],
+        'text': bert_rules('text_model.') + [
+            (r'text_projection\.weight', 'text_proj.proj', 'T'),
+            (r'logit_scale', 'logit_scale'),
+        ],
+    },
+    'mmpretrain': {
+        'vit': [
+            (r'vision_backbone\.patch_embed\.projection\.weight',
+             'backbone.patch_embed.weight'),
+            (r'vision_backbone\.cls_token', 'backbone.cls_token', 'flatten'),
+            (r'vision_backbone\.pos_embed', 'backbone.pos_embed', 'flatten'),
+            (r'vision_backbone\.pre_norm\.(weight|bias)',
+             r'backbone.pre_norm.\1'),
+            (_MMPRETRAIN_BLOCK + r'(ln1|ln2|attn\.qkv|attn\.proj)\.'
+             r'(weight|bias)', r'backbone.layers.\1.\2.\3'),
+            (_MMPRETRAIN_BLOCK + r'ffn\.layers\.0\.0\.(weight|bias)',
+             r'backbone.layers.\1.mlp.fc1.\2'),
+            (_MMPRETRAIN_BLOCK + r'ffn\.layers\.1\.(weight|bias)',
+             r'backbone.layers.\1.mlp.fc2.\2'),
+            (r'vision_backbone\.ln1\.(weight|bias)',
+             r'backbone.post_norm.\1'),
+            (r'vision_projection', 'neck.proj'),
+        ],
+        'resnet': [(r'vision_backbone\.(.+)', r'backbone.\1')],
+        'text': bert_rules('text_backbone.') + [
+            (r'text_projection', 'text_proj.proj'),
+            (r'logit_scale', 'logit_scale'),
+        ],
+    },
+    'mmcnclip': {
+        # Our own layout; a zero-shot classifier keeps the text side under
+        # ``head.``, which is folded back here.
+        'any': [
+            (r'(?:head\.)?(text_encoder|text_proj)\.(.+)', r'\1.\2'),
+            (r'(?:head\.)?logit_scale', 'logit_scale'),
+            (r'(backbone|neck)\.(.+)', r'\1.\2'),
+        ],
+    },
+}
+
+#: Keys that mark a format, checked in this order (after ``module.``).
+FORMAT_MARKERS = [
+    ('huggingface', ('vision_model.', 'text_model.', 'visual_projection.')),
+    ('mmpretrain', ('vision_backbone.', 'text_backbone.',
+                    'vision_projection')),
+    ('official', ('visual.', 'bert.')),
+    ('mmcnclip', ('backbone.', 'neck.', 'text_encoder.', 'text_proj.',
+                  'head.')),
+]
+
+#: Non-weight buffers some exporters save; dropped silently.
+IGNORED_KEYS = r'.*\.(position_ids|token_type_ids)'
+
+#: Converted keys a checkpoint may carry that a model may lack: the BERT
+#: pooler is published with Chinese CLIP but unused by it.
+OPTIONAL_KEYS = r'text_encoder\.pooler\.(weight|bias)'
+
+#: Keys whose shape may legitimately differ (resized on load).
+RESIZABLE_KEYS = r'backbone\.pos_embed'

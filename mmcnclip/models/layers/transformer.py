@@ -1,0 +1,153 @@
+"""Transformer building blocks shared by the CLIP ViT and the Chinese BERT.
+
+Both towers use the same layer with fused QKV projection and
+:func:`torch.nn.functional.scaled_dot_product_attention`; the ViT runs it
+pre-norm with QuickGELU (OpenAI CLIP), the BERT runs it post-norm with the
+exact (erf) GELU.
+"""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+
+class QuickGELU(nn.Module):
+    """The sigmoid approximation of GELU used by OpenAI CLIP."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
+ACTIVATIONS = {'quick_gelu': QuickGELU, 'gelu': nn.GELU}
+
+
+class LayerNorm(nn.LayerNorm):
+    """LayerNorm that always normalises in fp32 and returns the input dtype.
+
+    Keeps half/bfloat16 inference numerically safe; a no-op cast in fp32.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float32:
+            return super().forward(x)
+        return F.layer_norm(x.float(), self.normalized_shape,
+                            self.weight.float(), self.bias.float(),
+                            self.eps).to(x.dtype)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with a fused QKV projection.
+
+    Args:
+        embed_dims (int): Model width.
+        num_heads (int): Number of attention heads.
+        attn_drop (float): Dropout on attention weights. Defaults to 0.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, attn_drop: float = 0.):
+        super().__init__()
+        if embed_dims % num_heads:
+            raise ValueError(f'embed_dims={embed_dims} is not divisible by '
+                             f'num_heads={num_heads}')
+        self.num_heads = num_heads
+        self.attn_drop = attn_drop
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+
+    def forward(self,
+                x: torch.Tensor,
+                key_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Attend over ``x`` of shape (B, L, C).
+
+        ``key_mask`` is a boolean (B, L) tensor, True where a key may be
+        attended to (i.e. not padding).
+        """
+        B, L, C = x.shape
+        q, k, v = self.qkv(x).view(B, L, 3, self.num_heads,
+                                   C // self.num_heads).permute(2, 0, 3, 1,
+                                                                4).unbind(0)
+        mask = None if key_mask is None else key_mask[:, None, None, :]
+        x = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask,
+            dropout_p=self.attn_drop if self.training else 0.)
+        return self.proj(x.transpose(1, 2).reshape(B, L, C))
+
+
+class MLP(nn.Module):
+    """Two-layer feed-forward network ``fc2(act(fc1(x)))``."""
+
+    def __init__(self, embed_dims: int, hidden_dims: int, act: str):
+        super().__init__()
+        self.fc1 = nn.Linear(embed_dims, hidden_dims)
+        self.act = ACTIVATIONS[act]()
+        self.fc2 = nn.Linear(hidden_dims, embed_dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class TransformerLayer(nn.Module):
+    """One transformer layer, pre-norm (CLIP ViT) or post-norm (BERT).
+
+    Args:
+        embed_dims (int): Model width.
+        num_heads (int): Number of attention heads.
+        feedforward_channels (int): Hidden width of the MLP.
+        act (str): ``'quick_gelu'`` or ``'gelu'``. Defaults to
+            ``'quick_gelu'``.
+        pre_norm (bool): Normalise before (True) or after (False) each
+            residual branch. Defaults to True.
+        norm_eps (float): LayerNorm epsilon. Defaults to 1e-5.
+        drop_rate (float): Dropout on each residual branch. Defaults to 0.
+        attn_drop_rate (float): Dropout on attention weights. Defaults to 0.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 feedforward_channels: int,
+                 act: str = 'quick_gelu',
+                 pre_norm: bool = True,
+                 norm_eps: float = 1e-5,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.):
+        super().__init__()
+        self.pre_norm = pre_norm
+        self.ln1 = LayerNorm(embed_dims, eps=norm_eps)
+        self.attn = SelfAttention(embed_dims, num_heads, attn_drop_rate)
+        self.ln2 = LayerNorm(embed_dims, eps=norm_eps)
+        self.mlp = MLP(embed_dims, feedforward_channels, act)
+        self.drop = nn.Dropout(drop_rate)
+
+    def forward(self,
+                x: torch.Tensor,
+                key_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.pre_norm:
+            x = x + self.drop(self.attn(self.ln1(x), key_mask))
+            return x + self.drop(self.mlp(self.ln2(x)))
+        x = self.ln1(x + self.drop(self.attn(x, key_mask)))
+        return self.ln2(x + self.drop(self.mlp(x)))
+
+
+def run_layers(layers: nn.ModuleList,
+               x: torch.Tensor,
+               key_mask: Optional[torch.Tensor] = None,
+               with_cp: bool = False,
+               out_indices=()):
+    """Run ``layers`` in sequence, optionally with gradient checkpointing.
+
+    Returns:
+        tuple: The final hidden states and a dict ``{index: hidden}`` of the
+        outputs of the layers listed in ``out_indices``.
+    """
+    outs = {}
+    for i, layer in enumerate(layers):
+        if with_cp and x.requires_grad:
+            x = checkpoint(layer, x, key_mask, use_reentrant=False)
+        else:
+            x = layer(x, key_mask)
+        if i in out_indices:
+            outs[i] = x
+    return x, outs

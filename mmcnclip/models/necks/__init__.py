@@ -1,0 +1,3 @@
+from .projection import CLIPProjection
+
+__all__ = ['CLIPProjection']

@@ -1,0 +1,27 @@
+"""Registries of mmcnclip.
+
+Every registry is a child of the corresponding mmpretrain registry with the
+scope ``mmcnclip``. Inside any OpenMMLab config, after
+``custom_imports = dict(imports=['mmcnclip'])``, our modules are reachable as
+``type='mmcnclip.X'``; unscoped names looked up from our registries fall back
+to mmpretrain (and then mmengine), so ``LinearClsHead`` or ``PackInputs`` keep
+working inside mmcnclip models and pipelines.
+"""
+from mmengine.registry import Registry
+from mmpretrain.registry import DATASETS as PRETRAIN_DATASETS
+from mmpretrain.registry import METRICS as PRETRAIN_METRICS
+from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+from mmpretrain.registry import TRANSFORMS as PRETRAIN_TRANSFORMS
+
+MODELS = Registry(
+    'model', parent=PRETRAIN_MODELS, scope='mmcnclip',
+    locations=['mmcnclip.models'])
+DATASETS = Registry(
+    'dataset', parent=PRETRAIN_DATASETS, scope='mmcnclip',
+    locations=['mmcnclip.datasets'])
+TRANSFORMS = Registry(
+    'transform', parent=PRETRAIN_TRANSFORMS, scope='mmcnclip',
+    locations=['mmcnclip.datasets'])
+METRICS = Registry(
+    'metric', parent=PRETRAIN_METRICS, scope='mmcnclip',
+    locations=['mmcnclip.evaluation'])

@@ -1,0 +1,37 @@
+"""Checks of the OpenMMLab environment mmcnclip runs in."""
+from importlib.metadata import PackageNotFoundError, version
+
+from packaging.version import Version
+
+#: mmdet 3.3 and mmseg 1.2 refuse mmcv >= 2.2; mmpretrain 1.2 needs >= 2.0.
+MMCV_MIN, MMCV_MAX = Version('2.0.0'), Version('2.2.0')
+
+
+def check_mmcv_version():
+    """Fail early, with the fix, when mmcv(-lite) is missing or too new.
+
+    mmcv is not an install requirement of mmcnclip because ``mmcv`` and
+    ``mmcv-lite`` install the same files: users pick one of them.
+    """
+    try:
+        import mmcv
+    except ImportError:
+        raise ImportError(
+            'mmcnclip needs mmcv: `pip install mmcv-lite==2.1.0` for '
+            'classification/retrieval, or a full mmcv 2.1 (with compiled '
+            'ops) for mmdet/mmseg models; never both') from None
+    found = Version(mmcv.__version__)
+    if not MMCV_MIN <= found < MMCV_MAX:
+        raise ImportError(
+            f'mmcv {found} is installed, but mmcnclip needs '
+            f'{MMCV_MIN} <= mmcv < {MMCV_MAX} (mmdet 3.3/mmseg 1.2 refuse '
+            'newer versions)')
+
+
+def installed(dist: str) -> bool:
+    """Whether distribution ``dist`` is installed."""
+    try:
+        version(dist)
+        return True
+    except PackageNotFoundError:
+        return False

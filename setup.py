@@ -1,0 +1,49 @@
+"""Install mmcnclip: ``pip install -r requirements/cpu.txt -e .``"""
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r"__version__ = '([^']+)'",
+                    (HERE / 'mmcnclip' / 'version.py').read_text()).group(1)
+
+setup(
+    name='mmcnclip',
+    version=VERSION,
+    description='Chinese CLIP as an OpenMMLab (mmengine/mmpretrain) plugin',
+    long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.9',
+    packages=find_packages(include=['mmcnclip', 'mmcnclip.*']),
+    package_data={
+        'mmcnclip': [
+            'text/vocab.txt', 'text/templates/*.txt',
+            'text/classnames/*.txt', '.mim/model-index.yml',
+            '.mim/configs/**/*.py', '.mim/configs/*.yml'
+        ]
+    },
+    # Upper bounds keep pip from pulling another multi-GB torch or a release
+    # that breaks the 2024 OpenMMLab stack. mmcv is deliberately absent:
+    # mmcv-lite and mmcv own the same files, install exactly one of them
+    # (checked at import).
+    install_requires=[
+        'torch>=2.1,<=2.14.1',
+        'torchvision<=0.29.1',
+        'mmengine>=0.10.4,<0.11',
+        'mmpretrain>=1.2.0,<1.3',
+        'numpy<2.4',  # numpy 2.4 removed np.in1d (mmpretrain metrics)
+        'opencv-python<5',  # opencv 5 needs numpy >= 2.4
+        'setuptools<82',  # 82 removed pkg_resources
+        'safetensors',
+        'pillow',
+        'tqdm',
+    ],
+    extras_require={
+        # mmpretrain's multimodal import crashes on transformers >= 4.52
+        'hf': ['transformers>=4.28,<4.52'],
+        'onnx': ['onnx', 'onnxruntime'],
+        'tests': ['cn-clip', 'pytest'],
+    },
+    license='Apache-2.0',
+)
