@@ -13,7 +13,7 @@ from .checkpoint.io import register_mmengine_loader  # noqa: E402
 
 register_mmengine_loader()
 
-from . import models  # noqa: E402,F401
+from . import datasets, evaluation, models  # noqa: E402,F401
 from .models import *  # noqa: E402,F401,F403
 
 __all__ = ['__version__']

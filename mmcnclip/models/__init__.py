@@ -2,6 +2,8 @@ import mmpretrain.models  # noqa: F401  (fills the parent registry)
 
 from .backbones import *  # noqa: F401,F403
 from .chinese_clip import ChineseCLIP
+from .classifiers import *  # noqa: F401,F403
+from .heads import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
 
 __all__ = ['ChineseCLIP']
