@@ -5,9 +5,10 @@ registers every module under the ``mmcnclip`` scope (``type='mmcnclip.X'``)
 and routes mmengine's local checkpoint loading through mmcnclip's safe loader.
 """
 from .version import __version__
-from .utils.env import check_mmcv_version
+from .utils.env import check_mmcv_version, check_transformers_version
 
 check_mmcv_version()
+check_transformers_version()
 
 from .checkpoint.io import register_mmengine_loader  # noqa: E402
 

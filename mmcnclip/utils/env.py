@@ -28,10 +28,18 @@ def check_mmcv_version():
             'newer versions)')
 
 
-def installed(dist: str) -> bool:
-    """Whether distribution ``dist`` is installed."""
+def check_transformers_version():
+    """mmpretrain imports its multimodal models (which need transformers
+    < 4.52) whenever pycocotools and transformers are both installed; say so
+    before that import crashes with an obscure error."""
     try:
-        version(dist)
-        return True
+        found = Version(version('transformers'))
+        version('pycocotools')
     except PackageNotFoundError:
-        return False
+        return
+    if found >= Version('4.52'):
+        raise ImportError(
+            f'transformers {found} is installed together with pycocotools: '
+            "mmpretrain's multimodal import (which mmcnclip triggers through "
+            'mmpretrain.models) crashes on transformers >= 4.52. Install '
+            '`transformers==4.51.3` (or uninstall pycocotools).')
