@@ -1,5 +1,7 @@
 """Install mmcnclip: ``pip install -r requirements/cpu.txt -e .``"""
 import re
+import shutil
+import sys
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -7,6 +9,32 @@ from setuptools import find_packages, setup
 HERE = Path(__file__).parent
 VERSION = re.search(r"__version__ = '([^']+)'",
                     (HERE / 'mmcnclip' / 'version.py').read_text()).group(1)
+
+
+
+def add_mim_extension():
+    """Ship ``model-index.yml`` and ``configs/`` inside the package
+    (``mmcnclip/.mim``) so that mmpretrain's ``get_model(name)`` resolves our
+    names from an installed package too; symlinked for editable installs so
+    the source tree stays the single copy."""
+    mim = HERE / 'mmcnclip' / '.mim'
+    editable = {'develop', 'editable_wheel'} & set(sys.argv)
+    mim.mkdir(exist_ok=True)
+    for name in ('model-index.yml', 'configs'):
+        src, dst = HERE / name, mim / name
+        if dst.is_symlink() or dst.is_file():
+            dst.unlink()
+        elif dst.is_dir():
+            shutil.rmtree(dst)
+        if editable:
+            dst.symlink_to(Path('..', '..', name))
+        elif src.is_dir():
+            shutil.copytree(src, dst)
+        else:
+            shutil.copyfile(src, dst)
+
+
+add_mim_extension()
 
 setup(
     name='mmcnclip',

@@ -15,6 +15,9 @@ from .checkpoint.io import register_mmengine_loader  # noqa: E402
 register_mmengine_loader()
 
 from . import datasets, evaluation, models  # noqa: E402,F401
+from .model_index import hook_model_hub  # noqa: E402
+
+hook_model_hub()  # our model names resolve in mmpretrain.list_models/get_model
 from .models import *  # noqa: E402,F401,F403
 
 __all__ = ['__version__']

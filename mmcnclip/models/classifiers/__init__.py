@@ -1,1 +1,3 @@
-__all__ = []
+from .zero_shot import ZeroShotClassifier
+
+__all__ = ['ZeroShotClassifier']

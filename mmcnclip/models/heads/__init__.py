@@ -1,1 +1,3 @@
-__all__ = []
+from .zero_shot_head import ZeroShotClsHead
+
+__all__ = ['ZeroShotClsHead']

@@ -1,0 +1,13 @@
+# Zero-shot classification, Chinese CLIP RN50 + RBT3,
+# on ImageNet validation set with Chinese class names.
+_base_ = [
+    '_base_/models/cn-clip_resnet50.py',
+    '_base_/datasets/imagenet-cn_cn-clip.py',
+    '_base_/default_runtime.py',
+]
+
+model = dict(
+    type='mmcnclip.ZeroShotClassifier',
+    text_prototype='imagenet',  # set name, list or label file
+    text_prompt='imagenet',  # template set name or list
+)

@@ -1,0 +1,13 @@
+# Zero-shot classification, Chinese CLIP ViT-B/16 + RoBERTa-wwm-ext-base,
+# on ImageNet validation set with Chinese class names.
+_base_ = [
+    '_base_/models/cn-clip_vit-base-p16.py',
+    '_base_/datasets/imagenet-cn_cn-clip.py',
+    '_base_/default_runtime.py',
+]
+
+model = dict(
+    type='mmcnclip.ZeroShotClassifier',
+    text_prototype='imagenet',  # set name, list or label file
+    text_prompt='imagenet',  # template set name or list
+)

@@ -1,0 +1,23 @@
+# Zero-shot classification, Chinese CLIP ViT-L/14@336px + RoBERTa-base,
+# on CIFAR-100 test split (10,000 images).
+_base_ = [
+    '_base_/models/cn-clip_vit-large-p14-336px.py',
+    '_base_/datasets/cifar100_cn-clip.py',
+    '_base_/default_runtime.py',
+]
+
+model = dict(
+    type='mmcnclip.ZeroShotClassifier',
+    text_prototype='cifar100',  # set name, list or label file
+    text_prompt='openai',  # template set name or list
+)
+
+# The 336px model: official PIL bicubic resize to 336x336.
+test_pipeline = [
+    dict(type='mmcnclip.LoadImagePIL'),
+    dict(type='mmcnclip.PILResize', scale=336),
+    dict(type='PackInputs'),
+]
+test_dataloader = dict(
+    dataset=dict(pipeline=test_pipeline))
+val_dataloader = test_dataloader

@@ -1,0 +1,27 @@
+# Zero-shot classification, Chinese CLIP ViT-L/14@336px + RoBERTa-base,
+# on an ELEVATER-style image folder (label_cn.txt + test/000...).
+_base_ = [
+    '_base_/models/cn-clip_vit-large-p14-336px.py',
+    '_base_/datasets/elevater-folder_cn-clip.py',
+    '_base_/default_runtime.py',
+]
+
+# Point both the dataset and the class names at the dataset folder:
+#   --cfg-options test_dataloader.dataset.data_root=DIR \
+#       model.text_prototype=DIR/label_cn.txt
+data_root = 'data/datasets/cifar-100'
+
+model = dict(
+    type='mmcnclip.ZeroShotClassifier',
+    text_prototype=data_root + '/label_cn.txt',  # set name, list or label file
+    text_prompt='openai',  # template set name or list
+)
+
+# The 336px model: official PIL bicubic resize to 336x336.
+test_pipeline = [
+    dict(type='mmcnclip.LoadImagePIL', convert_rgb=True),
+    dict(type='mmcnclip.PILResize', scale=336),
+    dict(type='PackInputs'),
+]
+test_dataloader = dict(
+    dataset=dict(pipeline=test_pipeline, data_root=data_root))

@@ -1,0 +1,22 @@
+# Zero-shot classification, Chinese CLIP ViT-L/14@336px + RoBERTa-base,
+# on ImageNet validation set with Chinese class names.
+_base_ = [
+    '_base_/models/cn-clip_vit-large-p14-336px.py',
+    '_base_/datasets/imagenet-cn_cn-clip.py',
+    '_base_/default_runtime.py',
+]
+
+model = dict(
+    type='mmcnclip.ZeroShotClassifier',
+    text_prototype='imagenet',  # set name, list or label file
+    text_prompt='imagenet',  # template set name or list
+)
+
+# The 336px model: official PIL bicubic resize to 336x336.
+test_pipeline = [
+    dict(type='mmcnclip.LoadImagePIL', convert_rgb=True),
+    dict(type='mmcnclip.PILResize', scale=336),
+    dict(type='PackInputs'),
+]
+test_dataloader = dict(
+    dataset=dict(pipeline=test_pipeline))

@@ -1,0 +1,312 @@
+"""Zero-shot classification head: class scores from text prototypes."""
+import math
+from collections import OrderedDict
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+from mmengine.dist import is_main_process
+from mmengine.logging import print_log
+from mmengine.utils import ProgressBar
+from mmpretrain.models.heads import ClsHead
+from torch import nn
+
+from mmcnclip.registry import MODELS
+from mmcnclip.text import ChineseTokenizer, get_classnames, get_templates
+from ..text_encoding import EncodesText
+from . import prototype_cache as pc
+
+#: In-memory prototype sets kept at once (e.g. evaluation + training ones).
+MEMORY_ENTRIES = 2
+
+
+def official_prompt_text(text: str) -> str:
+    """Prompt normalisation of the official zero-shot evaluation
+    (``cn_clip.eval.data._preprocess_text``): lower case, curly double
+    quotes to ``"``."""
+    return text.lower().replace('“', '"').replace('”', '"')
+
+
+@MODELS.register_module()
+class ZeroShotClsHead(EncodesText, ClsHead):
+    """Scores images against text prototypes of the class names.
+
+    A prototype is built like the official ``zero_shot_classifier``
+    (``cn_clip/eval/zeroshot_evaluation.py``): every prompt
+    ``template.format(classname)`` is encoded and L2-normalised, the features
+    of a class are averaged over the templates and the mean is
+    L2-normalised again. All prompts of all classes are encoded in batches of
+    ``text_batch_size``, sorted by token length and padded to the longest
+    prompt of the batch (which gives the same features as padding to the
+    context length).
+
+    Scores are ``softmax(s * normalize(image) @ prototypes.T)`` with
+    ``s = logit_scale.exp()`` (100 for the released checkpoints) or
+    ``score_scale`` when given.
+
+    Prototypes without gradients are cached. The cache key holds a
+    fingerprint of the text-tower weights (see
+    :func:`~mmcnclip.models.heads.prototype_cache.weights_fingerprint`), the
+    class names, the templates, dtype and device; any change rebuilds them.
+    With ``cache_file`` they are also stored on disk, keyed by a hash of the
+    weights, so that another run does not encode them again.
+
+    In training mode, unless ``freeze_text``, the prototypes of
+    ``train_templates`` are computed with gradients at every forward, so that
+    :meth:`loss` (cross-entropy on the scaled similarities) finetunes the
+    text tower as well.
+
+    Args:
+        text_encoder (dict): Text tower config (``mmcnclip.BertTextEncoder``).
+        text_proj (dict): Text projection config (``mmcnclip.CLIPProjection``).
+        classnames (str | list[str]): Spec accepted by
+            :func:`~mmcnclip.text.get_classnames`: a built-in set name
+            (``'cifar100'``, ``'cifar10'``, ``'imagenet'``), a list of class
+            names or a label file. Defaults to ``'cifar100'``.
+        templates (str | list[str]): Spec accepted by
+            :func:`~mmcnclip.text.get_templates`: ``'openai'`` (183),
+            ``'imagenet'`` (80), ``'single'``, a list or a file. Defaults to
+            ``'openai'``.
+        train_templates (str | list[str], optional): Templates of the
+            prototypes used in training mode. None means ``'single'`` when
+            the text tower is trained and ``templates`` when it is frozen.
+            Defaults to None.
+        freeze_text (bool): Freeze the text tower (no gradients, eval mode,
+            cached prototypes in training too). Defaults to False.
+        context_length (int): Tokenizer context length. Defaults to 52.
+        vocab_file (str, optional): Vocabulary; the packaged one when None.
+            Defaults to None.
+        text_batch_size (int): Prompts encoded per forward of the text tower.
+            Defaults to 512.
+        cache_file (str, optional): File to store/reuse prototypes across
+            runs. Defaults to None.
+        score_scale (float, optional): Constant replacing
+            ``logit_scale.exp()`` in the scores (the official evaluation
+            script multiplies by 100). Defaults to None.
+        progress (bool): Show a progress bar (main process only) while
+            building prototypes. Defaults to True.
+        loss (dict): Classification loss. Defaults to
+            ``dict(type='CrossEntropyLoss', loss_weight=1.0)``.
+        topk (int | tuple[int]): Top-k accuracy in training logs. Defaults
+            to ``(1, )``.
+        cal_acc (bool): Log training accuracy. Defaults to False.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(self,
+                 text_encoder: dict,
+                 text_proj: dict,
+                 classnames='cifar100',
+                 templates='openai',
+                 train_templates=None,
+                 freeze_text: bool = False,
+                 context_length: int = 52,
+                 vocab_file: Optional[str] = None,
+                 text_batch_size: int = 512,
+                 cache_file: Optional[str] = None,
+                 score_scale: Optional[float] = None,
+                 progress: bool = True,
+                 loss: dict = dict(type='CrossEntropyLoss', loss_weight=1.0),
+                 topk=(1, ),
+                 cal_acc: bool = False,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(
+            loss=loss, topk=topk, cal_acc=cal_acc, init_cfg=init_cfg)
+        if text_batch_size < 1:
+            raise ValueError(f'text_batch_size must be >= 1, got '
+                             f'{text_batch_size}')
+        self.text_encoder = MODELS.build(text_encoder)
+        self.text_proj = MODELS.build(text_proj)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+        self.tokenizer = ChineseTokenizer(vocab_file, context_length)
+        self.classnames = classnames
+        self.templates = templates
+        self.freeze_text = freeze_text
+        if train_templates is None:
+            train_templates = templates if freeze_text else 'single'
+        self.train_templates = train_templates
+        self.text_batch_size = text_batch_size
+        self.cache_file = cache_file
+        self.score_scale = score_scale
+        self.progress = progress
+        self._memory = OrderedDict()
+        self._digests = {}
+        #: Number of prompts encoded so far (for tests and benchmarks).
+        self.num_encoded_prompts = 0
+        if freeze_text:
+            for param in self._text_modules_params():
+                param.requires_grad = False
+
+    # ------------------------------------------------------------------ #
+    # class names and templates (resolved once, when set)
+    # ------------------------------------------------------------------ #
+    @property
+    def classnames(self) -> Tuple[str, ...]:
+        """tuple[str]: Class names; assign any spec of ``get_classnames``."""
+        return self._classnames
+
+    @classnames.setter
+    def classnames(self, spec) -> None:
+        self._classnames = tuple(get_classnames(spec))
+
+    @property
+    def templates(self) -> Tuple[str, ...]:
+        """tuple[str]: Evaluation templates; assign any ``get_templates``
+        spec."""
+        return self._templates
+
+    @templates.setter
+    def templates(self, spec) -> None:
+        self._templates = tuple(get_templates(spec))
+
+    @property
+    def train_templates(self) -> Tuple[str, ...]:
+        """tuple[str]: Templates of the training-mode prototypes."""
+        return self._train_templates
+
+    @train_templates.setter
+    def train_templates(self, spec) -> None:
+        self._train_templates = tuple(get_templates(spec))
+
+    @property
+    def num_classes(self) -> int:
+        """int: Number of classes."""
+        return len(self._classnames)
+
+    def _text_modules(self) -> List[nn.Module]:
+        return [self.text_encoder, self.text_proj]
+
+    def _text_modules_params(self):
+        for module in self._text_modules():
+            yield from module.parameters()
+
+    def train(self, mode: bool = True):
+        """Set the mode; a frozen text tower always stays in eval mode."""
+        super().train(mode)
+        if self.freeze_text:
+            for module in self._text_modules():
+                module.eval()
+        return self
+
+    # ------------------------------------------------------------------ #
+    # prototypes
+    # ------------------------------------------------------------------ #
+    def encode_prototypes(self,
+                          classnames: Sequence[str],
+                          templates: Sequence[str],
+                          progress: bool = False) -> torch.Tensor:
+        """Encode prototypes (no caching; gradients follow the grad mode).
+
+        Args:
+            classnames (Sequence[str]): Class names.
+            templates (Sequence[str]): Templates with one ``{}`` each.
+            progress (bool): Show a progress bar on the main process.
+                Defaults to False.
+
+        Returns:
+            Tensor: L2-normalised prototypes (num_classes, embed_dim), fp32.
+        """
+        prompts = [official_prompt_text(t.format(c))
+                   for c in classnames for t in templates]
+        ids = self.tokenizer(prompts)
+        lengths = (ids != self.tokenizer.pad_id).sum(dim=1)
+        order = torch.argsort(lengths, stable=True)
+        bar = (ProgressBar(len(prompts))
+               if progress and is_main_process() else None)
+        chunks = []
+        for start in range(0, len(prompts), self.text_batch_size):
+            index = order[start:start + self.text_batch_size]
+            width = int(lengths[index].max())
+            feats = self.encode_text(ids[index, :width]).float()
+            chunks.append(feats / feats.norm(dim=-1, keepdim=True))
+            if bar is not None:
+                bar.update(len(index))
+        if bar is not None:
+            print()
+        self.num_encoded_prompts += len(prompts)
+        feats = torch.empty(
+            len(prompts), chunks[0].shape[-1], device=chunks[0].device)
+        feats = feats.index_copy(0, order.to(feats.device), torch.cat(chunks))
+        protos = feats.view(len(classnames), len(templates), -1).mean(dim=1)
+        return protos / protos.norm(dim=-1, keepdim=True)
+
+    def _fingerprint(self) -> tuple:
+        return pc.weights_fingerprint(self._text_modules(),
+                                      checksum=self.text_proj.proj)
+
+    def _from_file(self, fingerprint, classnames, templates):
+        """Prototypes from ``cache_file`` (computed and stored on a miss)."""
+        digest = self._digests.get(fingerprint)
+        if digest is None:
+            digest = pc.weights_digest(self._text_modules())
+            self._digests = {fingerprint: digest}
+        key = pc.entry_key(digest, classnames, templates)
+        entry = pc.read_cache_file(self.cache_file).get(key)
+        if entry is not None:
+            print_log(f'Loaded text prototypes from {self.cache_file}',
+                      logger='current')
+            return entry['prototypes'].to(self.text_proj.proj.device)
+        protos = self.encode_prototypes(classnames, templates, self.progress)
+        if is_main_process():
+            pc.write_cache_entry(self.cache_file, key, classnames, templates,
+                                 protos)
+        return protos
+
+    def get_prototypes(self, templates: Optional[Sequence[str]] = None
+                       ) -> torch.Tensor:
+        """Cached prototypes of :attr:`classnames` (no gradients).
+
+        Args:
+            templates (Sequence[str], optional): Defaults to
+                :attr:`templates`.
+
+        Returns:
+            Tensor: (num_classes, embed_dim), fp32, on the text tower device.
+        """
+        templates = self._templates if templates is None else tuple(templates)
+        fingerprint = self._fingerprint()
+        key = (fingerprint, self._classnames, templates)
+        protos = self._memory.get(key)
+        if protos is None:
+            with torch.no_grad():
+                if self.cache_file:
+                    protos = self._from_file(fingerprint, self._classnames,
+                                             templates)
+                else:
+                    protos = self.encode_prototypes(
+                        self._classnames, templates, self.progress)
+            self._memory[key] = protos
+            while len(self._memory) > MEMORY_ENTRIES:
+                self._memory.pop(next(iter(self._memory)))
+        return protos
+
+    def clear_cache(self) -> None:
+        """Drop the in-memory prototypes (the cache file is kept)."""
+        self._memory.clear()
+
+    # ------------------------------------------------------------------ #
+    # scores
+    # ------------------------------------------------------------------ #
+    def pre_logits(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
+        """L2-normalised image embedding (the last of ``feats``)."""
+        img = feats[-1]
+        return img / img.norm(dim=-1, keepdim=True)
+
+    def forward(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
+        """Scaled cosine similarities of shape (B, num_classes)."""
+        img = self.pre_logits(feats)
+        if self.training:
+            if self.freeze_text or not torch.is_grad_enabled():
+                protos = self.get_prototypes(self._train_templates)
+            else:
+                protos = self.encode_prototypes(self._classnames,
+                                                self._train_templates)
+        else:
+            protos = self.get_prototypes()
+        if protos.shape[-1] != img.shape[-1]:
+            raise ValueError(
+                f'Image embedding width {img.shape[-1]} does not match the '
+                f'text prototype width {protos.shape[-1]}: check the neck '
+                'and text_proj out_channels')
+        scale = (self.logit_scale.exp()
+                 if self.score_scale is None else self.score_scale)
+        return scale * img @ protos.to(img.device, img.dtype).t()

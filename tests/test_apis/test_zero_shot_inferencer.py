@@ -1,0 +1,131 @@
+"""mmpretrain's inferencer and get_model resolve mmcnclip's zero-shot names."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import build_official, save_official
+from mmcnclip.model_index import hook_model_hub
+
+CLASSES = ['鸟', '狗', '猫', '蛇']
+
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    """The test machine's cores are shared: oversubscribed intra-op threads
+    make convolutions 10x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def rn50_ckpt(tmp_path_factory):
+    """A random official-format RN50 checkpoint (logit scale ln 100, as in
+    the released ones)."""
+    official = build_official('RN50')
+    with torch.no_grad():
+        official.logit_scale.fill_(math.log(100))
+    path = tmp_path_factory.mktemp('ckpt') / 'rn50.pt'
+    save_official(official, path)
+    yield str(path), official
+    path.unlink()
+
+
+def smooth_image(path, seed):
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    img = Image.fromarray(coarse).resize((64, 48), Image.BILINEAR)
+    img.save(path, quality=95)
+    return str(path)
+
+
+def official_scores(official, image_path, classnames, templates):
+    """The official zero-shot procedure (cn_clip.eval.zeroshot_evaluation)
+    for one image."""
+    from cn_clip.clip import image_transform, tokenize
+    from cn_clip.eval.data import _preprocess_text
+    with torch.no_grad():
+        weights = []
+        for name in classnames:
+            texts = tokenize([_preprocess_text(t.format(name))
+                              for t in templates])
+            emb = official(None, texts)
+            emb /= emb.norm(dim=-1, keepdim=True)
+            emb = emb.mean(dim=0)
+            emb /= emb.norm()
+            weights.append(emb)
+        weights = torch.stack(weights, dim=1)
+        pixels = image_transform(224)(Image.open(image_path))[None]
+        feat = official(pixels, None)
+        feat /= feat.norm(dim=-1, keepdim=True)
+        return (100.0 * feat @ weights).softmax(dim=-1)[0]
+
+
+def check_inferencer(ckpt, official, tmp_path, **kwargs):
+    from mmpretrain import ImageClassificationInferencer
+    hook_model_hub()
+    image = smooth_image(tmp_path / 'image.jpg', 0)
+
+    inferencer = ImageClassificationInferencer(
+        'cn-clip_resnet50_zeroshot-cls_cifar100', pretrained=ckpt,
+        classes=CLASSES, text_prototype=CLASSES, **kwargs)
+    head = inferencer.model.head
+    assert type(inferencer.model).__name__ == 'ZeroShotClassifier'
+    num_templates = len(head.templates)
+    result = inferencer(image)[0]
+    assert result['pred_class'] in CLASSES
+    assert result['pred_class'] == CLASSES[int(np.argmax(
+        result['pred_scores']))]
+    assert head.num_encoded_prompts == 4 * num_templates
+
+    # The scores are those of the official procedure on the same image
+    # (PIL loading from the file, PIL bicubic resize, same templates).
+    ref = official_scores(official, image, CLASSES, head.templates)
+    assert np.abs(result['pred_scores'] - ref.numpy()).max() < 1e-5
+    assert ref.max() - ref.min() > 1e-3  # not a vacuous comparison
+
+    # Unchanged classes: no re-encoding; changed classes: rebuilt.
+    inferencer(smooth_image(tmp_path / 'other.jpg', 1))
+    assert head.num_encoded_prompts == 4 * num_templates
+    head.classnames = ['鸟', '狗']
+    inferencer.classes = ['鸟', '狗']
+    result = inferencer(image)[0]
+    assert head.num_encoded_prompts == 6 * num_templates
+    assert result['pred_scores'].shape == (2, )
+    assert result['pred_class'] in ['鸟', '狗']
+    return num_templates
+
+
+def test_inferencer_by_name(rn50_ckpt, tmp_path):
+    """The documented call, with three templates to keep it fast."""
+    templates = ['{}的照片', '一张{}的图片。', '“{}”']
+    assert check_inferencer(*rn50_ckpt, tmp_path,
+                            text_prompt=templates) == 3
+
+
+@pytest.mark.slow
+def test_inferencer_default_templates(rn50_ckpt, tmp_path):
+    """Exactly the documented call: the config's 183 'openai' templates."""
+    assert check_inferencer(*rn50_ckpt, tmp_path) == 183
+
+
+def test_list_and_get_model(rn50_ckpt):
+    from mmpretrain import get_model, list_models
+    from mmpretrain.apis import ModelHub
+    hook_model_hub()
+    names = list_models('cn-clip*')
+    assert 'cn-clip_vit-large-p14-336px_zeroshot-cls_imagenet-cn' in names
+    assert not any(n.startswith('mmpretrain:') for n in names)
+    ours = ModelHub.get('cn-clip_resnet50_zeroshot-cls_cifar100')
+    assert ours.config.model.type == 'mmcnclip.ZeroShotClassifier'
+    theirs = ModelHub.get('mmpretrain:cn-clip_resnet50_zeroshot-cls_cifar100')
+    assert theirs.config.model.type == 'ChineseCLIP'
+
+    model = get_model('cn-clip_resnet50_zeroshot-cls_cifar10',
+                      pretrained=rn50_ckpt[0], text_prompt='single')
+    assert model.head.classnames[0] == '飞机'
+    assert torch.equal(model.logit_scale, rn50_ckpt[1].logit_scale)

@@ -1,0 +1,217 @@
+"""ZeroShotClsHead: prototypes, caching, scores and loss (tiny towers)."""
+import pytest
+import torch
+import torch.nn.functional as F
+from mmpretrain.structures import DataSample
+
+import mmcnclip  # noqa: F401
+from mmcnclip.models.heads.zero_shot_head import official_prompt_text
+from mmcnclip.registry import MODELS
+from mmcnclip.text import get_classnames, get_templates
+
+CLASSES = ['猫', '狗', '小鸟', '一辆红色的汽车']
+TEMPLATES = ['{}的照片', '一张{}的图片。', '“{}”',
+             '这是一张关于{}的很长很长的描述']
+
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    """The test machine's cores are shared: oversubscribed intra-op threads
+    make convolutions 10x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_head(**kwargs):
+    cfg = dict(
+        type='mmcnclip.ZeroShotClsHead',
+        text_encoder=dict(
+            type='mmcnclip.BertTextEncoder',
+            arch=dict(embed_dims=32, num_layers=2, num_heads=2,
+                      feedforward_channels=64),
+            drop_rate=0.1, attn_drop_rate=0.1),
+        text_proj=dict(
+            type='mmcnclip.CLIPProjection', in_channels=32, out_channels=16),
+        classnames=CLASSES, templates=TEMPLATES, text_batch_size=3,
+        progress=False)
+    cfg.update(kwargs)
+    torch.manual_seed(0)
+    return MODELS.build(cfg).eval()
+
+
+def reference_prototypes(head, classnames, templates):
+    """The official per-class loop (52-padded prompts) on the same tower."""
+    out = []
+    with torch.no_grad():
+        for name in classnames:
+            texts = [official_prompt_text(t.format(name)) for t in templates]
+            feats = head.encode_text(head.tokenize(texts))
+            feats = feats / feats.norm(dim=-1, keepdim=True)
+            mean = feats.mean(dim=0)
+            out.append(mean / mean.norm())
+    return torch.stack(out)
+
+
+def test_prototypes_match_per_class_loop():
+    head = tiny_head()
+    protos = head.get_prototypes()
+    ref = reference_prototypes(head, CLASSES, TEMPLATES)
+    assert protos.shape == (len(CLASSES), 16)
+    assert (protos - ref).abs().max() < 1e-5
+    assert torch.allclose(protos.norm(dim=-1), torch.ones(len(CLASSES)))
+    # Non-vacuous: prototypes of different classes differ.
+    assert (protos[0] - protos[1]).abs().max() > 1e-3
+    # Curly quotes are normalised like cn_clip.eval.data._preprocess_text.
+    assert official_prompt_text('“A”') == '"a"'
+
+
+def test_default_openai_templates_cifar100():
+    head = tiny_head(classnames='cifar100', templates='openai',
+                     text_batch_size=512)
+    assert len(head.templates) == 183 and head.num_classes == 100
+    protos = head.get_prototypes()
+    assert head.num_encoded_prompts == 100 * 183
+    some = [0, 42, 99]
+    ref = reference_prototypes(
+        head, [head.classnames[i] for i in some], get_templates('openai'))
+    assert (protos[some] - ref).abs().max() < 1e-5
+
+
+def test_cache_rebuilds_only_on_change():
+    head = tiny_head()
+    first = head.get_prototypes()
+    n = head.num_encoded_prompts
+    assert n == len(CLASSES) * len(TEMPLATES)
+    assert head.get_prototypes() is first
+    assert head.num_encoded_prompts == n
+
+    head.classnames = ['猫', '狗']
+    assert head.get_prototypes().shape[0] == 2
+    assert head.num_encoded_prompts == n + 2 * len(TEMPLATES)
+    n = head.num_encoded_prompts
+
+    head.templates = 'single'
+    head.get_prototypes()
+    assert head.num_encoded_prompts == n + 2
+    n = head.num_encoded_prompts
+
+    # Weight changes through every usual path rebuild the prototypes.
+    other = tiny_head(classnames=['猫', '狗'], templates='single')
+    torch.manual_seed(1)
+    for p in other.text_encoder.parameters():
+        p.data.normal_()
+    before = head.get_prototypes().clone()
+    head.load_state_dict(other.state_dict())
+    after = head.get_prototypes()
+    assert head.num_encoded_prompts == n + 2
+    assert (after - before).abs().max() > 1e-3
+    assert torch.allclose(after, other.get_prototypes(), atol=1e-6)
+    n = head.num_encoded_prompts
+
+    opt = torch.optim.SGD(head.text_encoder.parameters(), lr=0.1)
+    head.text_encoder.layers[0].mlp.fc1.weight.grad = torch.ones_like(
+        head.text_encoder.layers[0].mlp.fc1.weight)
+    opt.step()
+    head.get_prototypes()
+    assert head.num_encoded_prompts == n + 2
+    n = head.num_encoded_prompts
+
+    head.text_proj.proj.data.mul_(2)  # bypasses the version counter
+    head.get_prototypes()
+    assert head.num_encoded_prompts == n + 2
+    n = head.num_encoded_prompts
+
+    head.double()
+    assert head.get_prototypes().dtype == torch.float32
+    assert head.num_encoded_prompts == n + 2
+
+
+def test_cache_file(tmp_path):
+    path = str(tmp_path / 'protos.pth')
+    head = tiny_head(cache_file=path)
+    protos = head.get_prototypes()
+    assert head.num_encoded_prompts == len(CLASSES) * len(TEMPLATES)
+
+    again = tiny_head(cache_file=path)  # same seed: same weights
+    assert torch.equal(again.get_prototypes(), protos)
+    assert again.num_encoded_prompts == 0
+
+    again.classnames = CLASSES[:2]  # another entry in the same file
+    again.get_prototypes()
+    assert again.num_encoded_prompts == 2 * len(TEMPLATES)
+
+    changed = tiny_head(cache_file=path)
+    with torch.no_grad():
+        changed.text_proj.proj.add_(torch.randn_like(changed.text_proj.proj))
+    new = changed.get_prototypes()
+    assert changed.num_encoded_prompts == len(CLASSES) * len(TEMPLATES)
+    assert (new - protos).abs().max() > 1e-3
+
+    torch.save({'something': 'else'}, path)
+    with pytest.raises(ValueError, match='not a text prototype cache'):
+        tiny_head(cache_file=path).get_prototypes()
+
+
+def test_predict_scores():
+    head = tiny_head()
+    img = torch.randn(5, 16)
+    samples = head.predict((img, ), [DataSample() for _ in range(5)])
+    protos = reference_prototypes(head, CLASSES, TEMPLATES)
+    ref = (head.logit_scale.exp() * F.normalize(img, dim=-1)
+           @ protos.t()).softmax(dim=-1)
+    scores = torch.stack([s.pred_score for s in samples])
+    assert (scores - ref).abs().max() < 1e-5
+    assert [int(s.pred_label) for s in samples] == ref.argmax(-1).tolist()
+
+    head.score_scale = 100.0
+    scores = torch.stack([s.pred_score for s in head.predict((img, ))])
+    ref100 = (100 * F.normalize(img, dim=-1) @ protos.t()).softmax(-1)
+    assert (scores - ref100).abs().max() < 1e-5
+
+
+def test_dimension_mismatch_is_reported():
+    with pytest.raises(ValueError, match='does not match the text'):
+        tiny_head()((torch.randn(2, 8), ))
+
+
+@pytest.mark.parametrize('freeze', [False, True])
+def test_loss_and_gradients(freeze):
+    head = tiny_head(freeze_text=freeze).train()
+    img = torch.randn(4, 16, requires_grad=True)
+    labels = [0, 1, 2, 1]
+    samples = [DataSample().set_gt_label(i) for i in labels]
+    losses = head.loss((img, ), samples)
+    proto_templates = head.train_templates
+    assert proto_templates == (tuple(TEMPLATES) if freeze else
+                               tuple(get_templates('single')))
+    losses['loss'].backward()
+    grads = [p.grad for p in head.text_encoder.parameters()]
+    if freeze:
+        assert all(g is None for g in grads)
+        assert not head.text_encoder.training  # dropout stays off
+        # the eval prototypes of the same templates are reused
+        n = head.num_encoded_prompts
+        head.eval().get_prototypes()
+        assert head.num_encoded_prompts == n
+    else:
+        assert any(g is not None and g.abs().sum() > 0 for g in grads)
+    assert img.grad is not None and head.logit_scale.grad is not None
+    head.eval()
+    protos = reference_prototypes(head, CLASSES, proto_templates)
+    logits = head.logit_scale.exp() * F.normalize(img, dim=-1) @ protos.t()
+    if freeze:  # deterministic: equals the cross-entropy of eval features
+        ref = F.cross_entropy(logits, torch.tensor(labels))
+        assert abs(float(losses['loss'].detach()) - float(ref.detach())) < 1e-5
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match='Unknown class name set'):
+        tiny_head(classnames='no-such-set')
+    with pytest.raises(ValueError, match='exactly one'):
+        tiny_head(templates=['{}{}'])
+    with pytest.raises(ValueError, match='text_batch_size'):
+        tiny_head(text_batch_size=0)
+    assert get_classnames('cifar10')[0] == tiny_head(
+        classnames='cifar10').classnames[0]

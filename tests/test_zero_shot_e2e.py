@@ -1,0 +1,109 @@
+"""End to end: tools/test.py with the RN50 CIFAR-100 zero-shot config gives
+the per-image scores of the official Chinese-CLIP zero-shot procedure."""
+import math
+import os
+import os.path as osp
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+from test_datasets.cifar_files import rgb_images, write_cifar100
+
+from conftest import REPO, build_official, save_official
+
+N_TEST = 8
+TEMPLATES = ['一张{}的图片。', '“{}”的特写']
+
+
+def smooth_cifar_images(n, seed=0):
+    """CIFAR rows (N, 3072) of images with distinct low-frequency content
+    (white noise would give nearly identical pooled features)."""
+    gen = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, 3, 4, 4, generator=gen)
+    imgs = torch.nn.functional.interpolate(coarse, size=(32, 32),
+                                           mode='bilinear')
+    imgs = (imgs * 255).round().clamp(0, 255).to(torch.uint8)
+    return imgs.reshape(n, -1).numpy()
+
+
+def official_zero_shot(official, images, classnames, templates):
+    """cn_clip/eval/zeroshot_evaluation.py: zero_shot_classifier + run."""
+    from cn_clip.clip import image_transform, tokenize
+    from cn_clip.eval.data import _preprocess_text
+    transform = image_transform(224)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # shared cores: avoid oversubscription
+    with torch.no_grad():
+        weights = []
+        for name in classnames:
+            texts = tokenize([_preprocess_text(t.format(name))
+                              for t in templates])
+            emb = official(None, texts)
+            emb /= emb.norm(dim=-1, keepdim=True)
+            emb = emb.mean(dim=0)
+            emb /= emb.norm()
+            weights.append(emb)
+        weights = torch.stack(weights, dim=1)
+        pixels = torch.stack([transform(Image.fromarray(img))
+                              for img in images])
+        feats = official(pixels, None)
+        feats /= feats.norm(dim=-1, keepdim=True)
+        scores = (100.0 * feats @ weights).softmax(dim=-1)
+    torch.set_num_threads(threads)
+    return scores
+
+
+def test_tools_test_matches_official(tmp_path):
+    from mmcnclip.text import get_classnames
+
+    # A tiny CIFAR-100 test split in the official pickle layout.
+    write_cifar100(str(tmp_path), n_train=2, n_test=N_TEST)
+    test_file = tmp_path / 'cifar-100-python' / 'test'
+    with open(test_file, 'rb') as f:
+        entry = pickle.load(f)
+    entry['data'] = smooth_cifar_images(N_TEST)
+    with open(test_file, 'wb') as f:
+        pickle.dump(entry, f, protocol=2)
+
+    # A random official-format RN50 checkpoint (logit scale ln 100 as in
+    # the released checkpoints, whose scores use exp(logit_scale) = 100).
+    official = build_official('RN50')
+    with torch.no_grad():
+        official.logit_scale.fill_(math.log(100))
+    ckpt = save_official(official, str(tmp_path / 'rn50.pt'))
+    templates_file = tmp_path / 'templates.txt'
+    templates_file.write_text('\n'.join(TEMPLATES), encoding='utf-8')
+
+    out = tmp_path / 'scores.pkl'
+    proc = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'test.py'),
+         osp.join(REPO, 'configs',
+                  'cn-clip_resnet50_zeroshot-cls_cifar100.py'),
+         ckpt, '--out', str(out), '--work-dir', str(tmp_path / 'work'),
+         '--cfg-options', f'test_dataloader.dataset.data_root={tmp_path}',
+         'test_dataloader.num_workers=0', 'test_dataloader.batch_size=4',
+         f'model.text_prompt={templates_file}'],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, OMP_NUM_THREADS='1',
+                 PYTHONPATH=os.pathsep.join(
+                     [REPO, os.environ.get('PYTHONPATH', '')])))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert 'accuracy/top1' in proc.stdout + proc.stderr
+    with open(out, 'rb') as f:
+        dumped = pickle.load(f)
+    assert len(dumped) == N_TEST
+    scores = torch.stack([torch.as_tensor(d['pred_score']) for d in dumped])
+
+    images = rgb_images(entry)
+    ref = official_zero_shot(official, images, get_classnames('cifar100'),
+                             TEMPLATES)
+    assert scores.shape == ref.shape == (N_TEST, 100)
+    assert (scores - ref).abs().max() < 1e-5
+    # Not vacuous: images and classes get distinct scores.
+    assert (ref[0] - ref[1]).abs().max() > 1e-4
+    assert ref.max() > 2 / 100
+    assert np.array_equal(
+        [int(d['gt_label']) for d in dumped], entry['fine_labels'])

@@ -1,0 +1,129 @@
+r"""Test (evaluate) an mmcnclip / mmpretrain model with mmengine's Runner.
+
+Examples:
+    python tools/test.py \
+        configs/cn-clip_vit-base-p16_zeroshot-cls_cifar100.py \
+        checkpoints/clip_cn_vit-b-16.pt --out metrics.json --out-item metrics
+    tools/dist_test.sh CONFIG CHECKPOINT 2   # also on CPU (gloo)
+"""
+import argparse
+
+import mmengine
+from mmengine.config import DictAction
+from mmengine.evaluator import DumpResults
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+from runner_setup import (LAUNCHERS, load_config, set_dataloader_defaults,
+                          set_local_rank, set_work_dir, setup_distributed)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line.
+
+    Args:
+        argv (list[str], optional): Arguments; ``sys.argv[1:]`` when None.
+            Defaults to None.
+
+    Returns:
+        argparse.Namespace: The arguments.
+    """
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) a model with an mmcnclip config')
+    parser.add_argument('config', help='test config file')
+    parser.add_argument(
+        'checkpoint',
+        help='checkpoint: any layout mmcnclip loads (official .pt, Hugging '
+        'Face folder or safetensors, mmpretrain/mmengine .pth)')
+    parser.add_argument(
+        '--work-dir', help='directory for logs and evaluation metrics')
+    parser.add_argument(
+        '--out', help='file to dump predictions or metrics to (.pkl/.json)')
+    parser.add_argument(
+        '--out-item',
+        choices=['metrics', 'pred'],
+        help='what --out holds; predictions when not given')
+    parser.add_argument(
+        '--show-dir', help='directory to save visualised predictions to')
+    parser.add_argument(
+        '--show', action='store_true', help='show predictions in a window')
+    parser.add_argument(
+        '--interval', type=int, default=1,
+        help='visualise every n-th sample (default 1)')
+    parser.add_argument(
+        '--wait-time', type=float, default=2,
+        help='seconds each shown window stays open (default 2)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value pairs such as '
+        'test_dataloader.batch_size=8 or '
+        'test_dataloader.dataset.pipeline.1.scale=336; lists as key="[a,b]" '
+        '(quotes needed, no spaces)')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='test with automatic mixed precision')
+    parser.add_argument(
+        '--no-pin-memory', action='store_true',
+        help='disable pin_memory in the dataloader')
+    parser.add_argument(
+        '--launcher', choices=LAUNCHERS, default='none',
+        help='job launcher (pytorch for tools/dist_test.sh)')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0).
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.out is None and args.out_item is not None:
+        parser.error('--out-item needs --out')
+    return args
+
+
+def merge_args(cfg, args):
+    """Merge the command line into ``cfg`` (in place) and return it.
+
+    Args:
+        cfg (mmengine.Config): The loaded config.
+        args (argparse.Namespace): From :func:`parse_args`.
+
+    Returns:
+        mmengine.Config: ``cfg``.
+    """
+    set_work_dir(cfg, args.work_dir, args.config)
+    cfg.load_from = args.checkpoint
+    if args.amp:
+        cfg.setdefault('test_cfg', dict())
+        cfg.test_cfg.fp16 = True
+    if args.show or args.show_dir is not None:
+        hooks = cfg.get('default_hooks', {})
+        if 'visualization' not in hooks:
+            raise ValueError(
+                '--show/--show-dir need a VisualizationHook: set '
+                'default_hooks.visualization=dict(type="VisualizationHook") '
+                '(configs/_base_/default_runtime.py has one)')
+        hooks.visualization.update(
+            enable=True, show=args.show, wait_time=args.wait_time,
+            out_dir=args.show_dir, interval=args.interval)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    set_dataloader_defaults(cfg, ['test_dataloader'], args.no_pin_memory)
+    return cfg
+
+
+def main(argv=None):
+    """Run the test loop; returns the metrics dict."""
+    args = parse_args(argv)
+    set_local_rank(args.local_rank)
+    cfg = merge_args(load_config(args.config), args)
+    setup_distributed(cfg, args.launcher)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
+        RUNNERS.build(cfg)
+    if args.out and args.out_item in ('pred', None):
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
+    metrics = runner.test()
+    if args.out and args.out_item == 'metrics' and runner.rank == 0:
+        mmengine.dump(metrics, args.out)
+    return metrics
+
+
+if __name__ == '__main__':
+    main()
