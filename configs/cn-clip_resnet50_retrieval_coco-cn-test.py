@@ -1,0 +1,10 @@
+# Zero-shot image-text retrieval of the pretrained Chinese CLIP resnet50
+# on coco-cn:
+#   python tools/test.py THIS_CONFIG data/pretrained_weights/clip_cn_rn50.pt
+_base_ = [
+    '_base_/models/cn-clip_resnet50.py',
+    '_base_/datasets/coco-cn_retrieval.py', '_base_/default_runtime.py'
+]
+
+val_cfg = dict()
+test_cfg = dict()

@@ -1,0 +1,10 @@
+# Zero-shot image-text retrieval of the pretrained Chinese CLIP vit-base-p16
+# on flickr30k-cn:
+#   python tools/test.py THIS_CONFIG data/pretrained_weights/clip_cn_vit-b-16.pt
+_base_ = [
+    '_base_/models/cn-clip_vit-base-p16.py',
+    '_base_/datasets/flickr30k-cn_retrieval.py', '_base_/default_runtime.py'
+]
+
+val_cfg = dict()
+test_cfg = dict()

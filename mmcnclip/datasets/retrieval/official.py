@@ -1,0 +1,138 @@
+"""The official Chinese-CLIP retrieval data: jsonl + tsv, and LMDB."""
+import os.path as osp
+
+from mmcnclip.registry import DATASETS
+from .base import ImageTextRetrievalBase
+from .records import (BadRowError, decode_base64_image, index_tsv,
+                      lmdb_get, norm_id, open_lmdb, preprocess_text,
+                      read_texts_jsonl, read_tsv_image, safe_unpickle)
+
+
+@DATASETS.register_module()
+class CNCLIPTsvRetrieval(ImageTextRetrievalBase):
+    """``{split}_texts.jsonl`` + ``{split}_imgs.tsv`` (official format).
+
+    ``{split}_texts.jsonl`` has one ``{"text_id", "text", "image_ids"}``
+    per line; ``{split}_imgs.tsv`` one ``image_id<TAB>base64 image`` per
+    row. Items are described in :class:`ImageTextRetrievalBase`.
+
+    Args:
+        data_root (str): Folder with the files, e.g.
+            ``data/datasets/MUGE``.
+        split (str): ``train``, ``valid`` or ``test``. Defaults to
+            ``'valid'``.
+        verify_images (bool): Decode every image while loading so that
+            undecodable rows are found (and skipped) up front; when False
+            they raise (or, in training with ``skip_bad_rows``, are
+            replaced) when read. Defaults to True.
+        skip_bad_rows (bool): See :class:`ImageTextRetrievalBase`.
+        **kwargs: ``pipeline``, ``test_mode``... of ``BaseDataset``.
+    """
+
+    def __init__(self, data_root: str, split: str = 'valid',
+                 verify_images: bool = True, **kwargs):
+        self.split = split
+        self.verify_images = verify_images
+        super().__init__(data_root=data_root, **kwargs)
+
+    def load_records(self):
+        texts_path = osp.join(self.data_root, f'{self.split}_texts.jsonl')
+        self.tsv_path = osp.join(self.data_root, f'{self.split}_imgs.tsv')
+        for path in (texts_path, self.tsv_path):
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'Missing {path}')
+        index = index_tsv(self.tsv_path, self._checker, self.verify_images)
+        texts = read_texts_jsonl(texts_path, self._checker,
+                                 index.__contains__)
+        return index, texts
+
+    def load_image(self, source) -> dict:
+        return dict(img=read_tsv_image(self.tsv_path, *source))
+
+    def _where(self) -> str:
+        return f'{self.data_root} (split {self.split})'
+
+
+@DATASETS.register_module()
+class CNCLIPLmdbRetrieval(ImageTextRetrievalBase):
+    """The LMDB layout of ``cn_clip/preprocess/build_lmdb_dataset.py``.
+
+    ``{data_root}/imgs``: key ``str(image_id)`` -> base64 image, plus
+    ``num_images``; ``{data_root}/pairs``: key ``str(i)`` -> pickled
+    ``(image_id, text_id, text)``, plus ``num_samples``. Pairs are
+    unpickled without class lookups (plain data only). Needs ``lmdb``.
+
+    Args:
+        data_root (str): The split folder, e.g.
+            ``data/datasets/MUGE/lmdb/valid``.
+        skip_bad_rows (bool): See :class:`ImageTextRetrievalBase`.
+        **kwargs: ``pipeline``, ``test_mode``... of ``BaseDataset``.
+    """
+
+    def __init__(self, data_root: str, **kwargs):
+        self._envs = {}
+        super().__init__(data_root=data_root, **kwargs)
+
+    def _env(self, name: str):
+        import os
+        key = (name, os.getpid())  # one handle per (forked) process
+        if key not in self._envs:
+            path = osp.join(self.data_root, name)
+            if not osp.isdir(path):
+                raise FileNotFoundError(f'Missing LMDB directory {path}')
+            self._envs[key] = open_lmdb(path)
+        return self._envs[key]
+
+    def load_records(self):
+        imgs, pairs = self._env('imgs'), self._env('pairs')
+        where_i = osp.join(self.data_root, 'imgs')
+        where_p = osp.join(self.data_root, 'pairs')
+        images = {}
+        with imgs.begin() as txn:
+            for key, _ in txn.cursor():
+                if key == b'num_images':
+                    continue
+                try:
+                    images[norm_id(key.decode('utf-8'))] = key.decode('utf-8')
+                except (ValueError, UnicodeDecodeError) as err:
+                    self._checker.bad(where_i, f'{where_i}: bad key {key!r} '
+                                      f'({err})')
+        raw = lmdb_get(pairs, 'num_samples')
+        if raw is None:
+            raise BadRowError(f'{where_p}: no "num_samples" entry; not a '
+                              'Chinese-CLIP LMDB')
+        texts = {}
+        for i in range(int(raw)):
+            where = f'{where_p}, pair {i}'
+            try:
+                value = lmdb_get(pairs, i)
+                if value is None:
+                    raise KeyError('missing')
+                image_id, text_id, text = safe_unpickle(value)
+                image_id, text_id = norm_id(image_id), norm_id(text_id)
+                if not isinstance(text, str):
+                    raise TypeError('text is not a string')
+            except Exception as err:  # noqa: B902  (any corrupt pickle)
+                self._checker.bad(where_p, f'{where}: bad pair ({err!r})')
+                continue
+            if image_id not in images:
+                self._checker.bad(where_p, f'{where}: text {text_id!r} '
+                                  f'refers to unknown image id {image_id!r}')
+                continue
+            entry = texts.setdefault(
+                text_id, dict(text_id=text_id, text=preprocess_text(text),
+                              image_ids=[]))
+            entry['image_ids'].append(image_id)
+        return images, list(texts.values())
+
+    def load_image(self, source) -> dict:
+        where = f'{osp.join(self.data_root, "imgs")}, key {source!r}'
+        value = lmdb_get(self._env('imgs'), source)
+        if value is None:
+            raise BadRowError(f'{where}: missing image')
+        return dict(img=decode_base64_image(value, where))
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state['_envs'] = {}
+        return state

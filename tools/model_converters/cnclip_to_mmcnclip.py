@@ -1,0 +1,109 @@
+"""Convert a Chinese CLIP checkpoint of any published layout to mmcnclip's.
+
+Reads the official ``.pt`` (also fp16 and DDP ``module.`` keys), Hugging Face
+(``model.safetensors``, ``pytorch_model.bin`` or their folder), mmpretrain
+and mmcnclip checkpoints, safely (weights only), and writes a slim mmcnclip
+checkpoint: ``{'state_dict': ..., 'meta': {...}}`` without optimizer state.
+
+Example::
+
+    python tools/model_converters/cnclip_to_mmcnclip.py \\
+        clip_cn_vit-b-16.pt cn-clip_vit-base-p16.pth --half
+"""
+import argparse
+import os
+import os.path as osp
+import time
+from typing import Optional, Sequence
+
+import torch
+
+from mmcnclip import __version__
+from mmcnclip.checkpoint import convert_state_dict, load_checkpoint_file
+from mmcnclip.checkpoint.convert import unwrap_checkpoint
+from mmcnclip.checkpoint.io import resolve_weight_file
+
+
+def _megabytes(num_bytes: int) -> str:
+    return f'{num_bytes / 2**20:.1f} MiB'
+
+
+def convert_checkpoint(src: str,
+                       dst: str,
+                       half: bool = False,
+                       fmt: Optional[str] = None,
+                       log=print) -> dict:
+    """Convert ``src`` into a slim mmcnclip checkpoint at ``dst``.
+
+    Args:
+        src (str): Source file or Hugging Face model folder.
+        dst (str): Output ``.pth`` file; its folder is created.
+        half (bool): Store floating-point weights as fp16; otherwise their
+            dtype is kept. Defaults to False.
+        fmt (str, optional): Source layout (``'official'``,
+            ``'huggingface'``, ``'mmpretrain'``, ``'mmcnclip'``); detected
+            from the keys when None. Defaults to None.
+        log (callable): Receives progress lines. Defaults to :func:`print`.
+
+    Returns:
+        dict: The ``meta`` written, plus ``num_keys``, ``num_params`` and
+        ``size`` (bytes of ``dst``).
+    """
+    if osp.abspath(src) == osp.abspath(dst):
+        raise ValueError(f'Refusing to overwrite the source {src}')
+    start = time.time()
+    weight_file = resolve_weight_file(src)
+    log(f'Reading {weight_file} ({_megabytes(osp.getsize(weight_file))})')
+    state_dict = unwrap_checkpoint(load_checkpoint_file(weight_file))
+    log(f'Converting {len(state_dict)} tensors '
+        f'[{time.time() - start:.1f}s]')
+    converted, source_format = convert_state_dict(state_dict, fmt)
+    if half:
+        converted = {
+            k: v.half() if v.is_floating_point() else v
+            for k, v in converted.items()
+        }
+    # Materialise (mmap'ed or shared-storage inputs) into compact tensors.
+    converted = {k: v.contiguous().clone() for k, v in converted.items()}
+    meta = dict(
+        source_format=source_format,
+        mmcnclip_version=__version__,
+        source=osp.basename(osp.normpath(src)))
+    log(f'Writing {dst} [{time.time() - start:.1f}s]')
+    if osp.dirname(dst):
+        os.makedirs(osp.dirname(dst), exist_ok=True)
+    torch.save({'state_dict': converted, 'meta': meta}, dst)
+    info = dict(
+        meta,
+        num_keys=len(converted),
+        num_params=sum(v.numel() for v in converted.values()),
+        size=osp.getsize(dst))
+    log(f'Detected format: {source_format}; wrote {info["num_keys"]} keys '
+        f'({info["num_params"] / 1e6:.1f}M parameters, '
+        f'{_megabytes(info["size"])}) to {dst} '
+        f'[{time.time() - start:.1f}s]')
+    return info
+
+
+def parse_args(argv: Optional[Sequence[str]] = None):
+    parser = argparse.ArgumentParser(
+        description='Convert an official / Hugging Face / mmpretrain '
+        'Chinese CLIP checkpoint to a slim mmcnclip checkpoint.')
+    parser.add_argument('src', help='source file or Hugging Face folder')
+    parser.add_argument('dst', help='output .pth file')
+    parser.add_argument(
+        '--half', action='store_true', help='store weights in fp16')
+    parser.add_argument(
+        '--format',
+        choices=['official', 'huggingface', 'mmpretrain', 'mmcnclip'],
+        help='source layout (detected from the keys by default)')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    args = parse_args(argv)
+    return convert_checkpoint(args.src, args.dst, args.half, args.format)
+
+
+if __name__ == '__main__':
+    main()
