@@ -25,3 +25,19 @@ TRANSFORMS = Registry(
 METRICS = Registry(
     'metric', parent=PRETRAIN_METRICS, scope='mmcnclip',
     locations=['mmcnclip.evaluation'])
+
+
+def _reachable_from_every_scope(registry: Registry) -> None:
+    """Let ``type='mmcnclip.X'`` resolve from any package's registry.
+
+    mmengine resolves a foreign scope only among the root registry's direct
+    children; ours hang below mmpretrain's (so that unscoped names fall back
+    to mmpretrain). Listing each registry under the root too (same object,
+    parent unchanged) makes lookups from mmdet/mmseg registries work.
+    """
+    registry._get_root_registry()._children.setdefault(registry.scope,
+                                                       registry)
+
+
+for _registry in (MODELS, DATASETS, TRANSFORMS, METRICS):
+    _reachable_from_every_scope(_registry)

@@ -5,8 +5,8 @@ from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 
-from .formats import (FORMAT_MARKERS, IGNORED_KEYS, OPTIONAL_KEYS,
-                      RESIZABLE_KEYS, TABLES)
+from .formats import (FORMAT_MARKERS, IGNORED_KEYS, IMAGE_TOWER_PREFIXES,
+                      OPTIONAL_KEYS, RESIZABLE_KEYS, TABLES)
 
 
 class CheckpointMismatchError(ValueError):
@@ -40,9 +40,15 @@ def _tables_for(fmt: str, keys) -> list:
     tables = TABLES[fmt]
     if 'any' in tables:
         return tables['any']
+    if 'vit' not in tables:  # a text-tower-only layout (``hf_bert``)
+        return tables['text']
     vit_marker = ('class_embedding', 'cls_token')
     is_vit = any(k.endswith(vit_marker) for k in keys)
     vision = tables['vit'] if is_vit else tables.get('resnet')
+    if is_vit and 'vit_bare' in tables and not any(
+            k.startswith('visual.') for k in keys):
+        # An image tower saved on its own (open_clip ``model.visual``).
+        vision = tables['vit_bare']
     if vision is None:
         raise CheckpointMismatchError(
             f'The {fmt} layout has no ResNet variant, but no class token '
@@ -83,6 +89,8 @@ def convert_state_dict(state_dict: Mapping,
             match = pattern.fullmatch(key)
             if match is None:
                 continue
+            if op == 'skip':  # known, but not part of any mmcnclip tower
+                break
             new_key = match.expand(target)
             if isinstance(op, tuple):
                 parts = fused.setdefault(new_key, [None] * len(op[1]))
@@ -93,6 +101,10 @@ def convert_state_dict(state_dict: Mapping,
         else:
             if not re.fullmatch(IGNORED_KEYS, key):
                 unknown.append(key)
+    if unknown and len(unknown) == len(state_dict):
+        raise CheckpointMismatchError(
+            f'Not a Chinese CLIP checkpoint: its keys look like the {fmt} '
+            f'layout, but none of them is one: {_preview(unknown)}')
     if unknown:
         raise CheckpointMismatchError(
             f'{len(unknown)} keys of this {fmt}-layout checkpoint are not '
@@ -165,3 +177,152 @@ def _preview(items: list, limit: int = 12) -> str:
     shown = ', '.join(items[:limit])
     return shown + (f', ... (+{len(items) - limit} more)'
                     if len(items) > limit else '')
+
+
+def unwrap_checkpoint(checkpoint: Mapping) -> dict:
+    """The state dict inside a loaded checkpoint file (``state_dict``,
+    ``model`` or ``module`` entry, else the mapping itself)."""
+    for key in ('state_dict', 'model', 'module'):
+        inner = checkpoint.get(key)
+        if isinstance(inner, Mapping) and inner and all(
+                isinstance(v, torch.Tensor) for v in inner.values()):
+            return dict(inner)
+    return dict(checkpoint)
+
+
+def extract_tower(state_dict: Mapping,
+                  prefix: str = 'backbone.',
+                  fmt: Optional[str] = None) -> Tuple[dict, str]:
+    """Take one tower out of a checkpoint of any supported layout.
+
+    ``prefix`` names the tower in the mmcnclip layout: ``'backbone.'`` (image
+    tower), ``'neck.'`` (image projection), ``'text_encoder.'`` or
+    ``'text_proj.'``. For the image side only the raw image keys are
+    converted, so the image tower of a CLIP whose text tower mmcnclip does not
+    build (OpenAI/open_clip, Hugging Face ``CLIPModel``) can be used; keys of
+    heads/necks of a composed model (e.g. an mmdet detector trained with an
+    mmcnclip backbone) are ignored for the ``mmcnclip`` layout.
+
+    Args:
+        state_dict (Mapping): Source weights (``module.`` prefixes allowed).
+        prefix (str): Tower prefix in the mmcnclip layout. Defaults to
+            ``'backbone.'``.
+        fmt (str, optional): Source layout; detected when None.
+
+    Returns:
+        tuple[dict, str]: The tower's weights with ``prefix`` removed, and
+        the source layout.
+
+    Raises:
+        CheckpointMismatchError: No key of the checkpoint belongs to the
+            tower.
+    """
+    state_dict = strip_module_prefix(state_dict)
+    fmt = fmt or detect_format(state_dict)
+    if fmt not in TABLES:
+        raise CheckpointMismatchError(
+            f'Unknown checkpoint layout {fmt!r}; choose one of '
+            f'{sorted(TABLES)}')
+    if fmt == 'mmcnclip':
+        rules = [re.compile(r[0]) for r in TABLES[fmt]['any']]
+        state_dict = {k: v for k, v in state_dict.items()
+                      if any(p.fullmatch(k) for p in rules)}
+    elif prefix in ('backbone.', 'neck.') and fmt in IMAGE_TOWER_PREFIXES:
+        image_keys = {k: v for k, v in state_dict.items()
+                      if k.startswith(IMAGE_TOWER_PREFIXES[fmt])}
+        # A bare open_clip image tower has no prefix at all.
+        state_dict = image_keys or state_dict
+    converted, fmt = convert_state_dict(state_dict, fmt)
+    tower = {k[len(prefix):]: v for k, v in converted.items()
+             if k.startswith(prefix)}
+    if not tower:
+        raise CheckpointMismatchError(
+            f'The {fmt}-layout checkpoint holds no {prefix!r} weights; it '
+            f'converts to: {_preview(sorted(converted))}')
+    return tower, fmt
+
+
+def load_pretrained_tower(module: torch.nn.Module,
+                          checkpoint: str,
+                          prefix: str = 'backbone.',
+                          fmt: Optional[str] = None,
+                          map_location='cpu') -> str:
+    """Load one tower of a checkpoint file into ``module``, strictly.
+
+    What ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)`` of
+    an mmcnclip backbone does: the file is read safely, converted from its
+    layout (official ``.pt``, Hugging Face, mmpretrain, mmcnclip, open_clip
+    or HF BERT), the tower named by ``prefix`` is taken out and every key
+    and shape is checked against ``module``.
+
+    Args:
+        module (nn.Module): The tower to fill.
+        checkpoint (str): File or Hugging Face folder (local path; mmengine
+            ``CheckpointLoader`` URLs are resolved by mmengine first).
+        prefix (str): Tower prefix in the mmcnclip layout. Defaults to
+            ``'backbone.'``.
+        fmt (str, optional): Source layout; detected when None.
+        map_location: Defaults to ``'cpu'``.
+
+    Returns:
+        str: The detected or given source layout.
+    """
+    from mmengine.runner import CheckpointLoader
+    raw = unwrap_checkpoint(
+        CheckpointLoader.load_checkpoint(checkpoint, map_location))
+    tower, fmt = extract_tower(raw, prefix, fmt)
+    expected = {k: v.shape for k, v in module.state_dict().items()}
+    # Parts a tower was built without (e.g. the attention pool of a dense
+    # ModifiedResNet) are named by the module; all other keys must match.
+    ignore = getattr(module, 'pretrained_ignore_keys', None)
+    if ignore:
+        tower = {k: v for k, v in tower.items()
+                 if k in expected or not re.fullmatch(ignore, k)}
+    # Checked with the prefix so that the optional/resizable key rules apply.
+    tower = check_state_dict(
+        {prefix + k: v for k, v in tower.items()},
+        {prefix + k: v for k, v in expected.items()},
+        source=f'{prefix!r} tower of the {fmt}-layout checkpoint {checkpoint}')
+    module.load_state_dict({k[len(prefix):]: v for k, v in tower.items()},
+                           strict=True)
+    return fmt
+
+
+def init_tower_from_cfg(module: torch.nn.Module,
+                        default_prefix: str = 'backbone.') -> bool:
+    """Handle ``init_cfg=dict(type='Pretrained', ...)`` of an mmcnclip tower.
+
+    mmengine's own ``PretrainedInit`` loads non-strictly and without layout
+    conversion; towers call this from ``init_weights`` instead, so that any
+    published checkpoint layout loads (see :func:`load_pretrained_tower`).
+    Recognised keys: ``checkpoint``, ``prefix`` (tower prefix in the mmcnclip
+    layout, default ``default_prefix``), ``format`` (source layout, detected
+    when absent) and ``map_location``.
+
+    Args:
+        module (nn.Module): A ``BaseModule`` tower with ``init_cfg``.
+        default_prefix (str): Defaults to ``'backbone.'``.
+
+    Returns:
+        bool: Whether weights were loaded (False: no Pretrained init_cfg).
+    """
+    cfg = getattr(module, 'init_cfg', None)
+    if not isinstance(cfg, Mapping) or cfg.get('type') != 'Pretrained':
+        return False
+    unknown = set(cfg) - {'type', 'checkpoint', 'prefix', 'format',
+                          'map_location'}
+    if unknown or 'checkpoint' not in cfg:
+        raise ValueError(
+            f'{type(module).__name__}: Pretrained init_cfg needs `checkpoint` '
+            'and accepts `prefix`, `format`, `map_location`; got '
+            f'{sorted(cfg)}')
+    fmt = load_pretrained_tower(
+        module, cfg['checkpoint'], cfg.get('prefix', default_prefix),
+        cfg.get('format'), cfg.get('map_location', 'cpu'))
+    from mmengine.logging import print_log
+    print_log(
+        f'Loaded {type(module).__name__} from the '
+        f'{cfg.get("prefix", default_prefix)!r} tower of {cfg["checkpoint"]} '
+        f'({fmt} layout)', logger='current')
+    module._is_init = True
+    return True

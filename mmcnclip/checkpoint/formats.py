@@ -13,7 +13,8 @@ A rule is ``(pattern, target)`` or ``(pattern, target, op)`` where ``op`` is
 one of ``'T'`` (transpose a Linear weight into a ``x @ proj`` matrix),
 ``'flatten'`` (drop leading singleton dims) or ``('fuse', parts)``: the
 pattern's named group ``part`` says which slice of a fused QKV tensor the
-key holds, in the order given by ``parts``.
+key holds, in the order given by ``parts``; ``'skip'`` (target None) marks
+keys that are known but belong to no mmcnclip tower.
 """
 QKV = ('fuse', ('q', 'k', 'v'))
 QKV_BERT = ('fuse', ('query', 'key', 'value'))
@@ -153,6 +154,77 @@ FORMAT_MARKERS = [
     ('official', ('visual.', 'bert.')),
     ('mmcnclip', ('backbone.', 'neck.', 'text_encoder.', 'text_proj.',
                   'head.')),
+]
+
+
+# --- Towers published outside Chinese CLIP (Taiyi-CLIP, dense tasks) -------
+#
+# ``open_clip``: an OpenAI/open_clip image tower (``conv1.weight``,
+# ``class_embedding``, ``transformer.resblocks.*``, ``proj``), with or
+# without the ``visual.`` prefix of a full CLIP state dict (whose CLIP text
+# transformer is then skipped: it is not a tower mmcnclip builds).
+# ``hf_bert``: a Hugging Face ``BertModel`` (bare keys) or
+# ``BertForSequenceClassification`` (``bert.*`` + ``classifier.*``, the
+# classifier being Taiyi-CLIP's text projection, with bias).
+
+
+def openai_vit_rules(src: str) -> list:
+    """Rules of an OpenAI-layout ViT image tower whose keys start with
+    ``src`` (``'visual.'`` or ``''``)."""
+    src = src.replace('.', r'\.')
+    block = src + r'transformer\.resblocks\.(\d+)\.'
+    return [
+        (src + r'conv1\.weight', 'backbone.patch_embed.weight'),
+        (src + r'class_embedding', 'backbone.cls_token'),
+        (src + r'positional_embedding', 'backbone.pos_embed'),
+        (src + r'ln_pre\.(weight|bias)', r'backbone.pre_norm.\1'),
+        (block + r'ln_1\.(weight|bias)', r'backbone.layers.\1.ln1.\2'),
+        (block + r'attn\.in_proj_(weight|bias)',
+         r'backbone.layers.\1.attn.qkv.\2'),
+        (block + r'attn\.out_proj\.(weight|bias)',
+         r'backbone.layers.\1.attn.proj.\2'),
+        (block + r'ln_2\.(weight|bias)', r'backbone.layers.\1.ln2.\2'),
+        (block + r'mlp\.c_fc\.(weight|bias)', r'backbone.layers.\1.mlp.fc1.\2'),
+        (block + r'mlp\.c_proj\.(weight|bias)',
+         r'backbone.layers.\1.mlp.fc2.\2'),
+        (src + r'ln_post\.(weight|bias)', r'backbone.post_norm.\1'),
+        (src + r'proj', 'neck.proj'),
+    ]
+
+
+TABLES['open_clip'] = {
+    'vit': openai_vit_rules('visual.'),
+    'vit_bare': openai_vit_rules(''),
+    'resnet': [(r'visual\.(.+)', r'backbone.\1')],
+    # The CLIP text transformer of a full OpenAI/open_clip checkpoint.
+    'text': [(r'(transformer\..+|token_embedding\..+|positional_embedding|'
+              r'ln_final\..+|text_projection|logit_scale|attn_mask)',
+              None, 'skip')],
+}
+TABLES['hf_bert'] = {
+    'text': bert_rules('bert.') + bert_rules('') + [
+        (r'classifier\.weight', 'text_proj.proj', 'T'),
+        (r'classifier\.bias', 'text_proj.bias'),
+    ],
+}
+
+#: Raw key prefixes of the image tower (+ its projection) in each layout,
+#: used to take only the image tower out of a two-tower checkpoint.
+IMAGE_TOWER_PREFIXES = {
+    'official': ('visual.', ),
+    'huggingface': ('vision_model.', 'visual_projection.'),
+    'mmpretrain': ('vision_backbone.', 'vision_projection'),
+    'open_clip': ('visual.', ),
+    'mmcnclip': ('backbone.', 'neck.'),
+}
+
+# Checked before the Chinese CLIP markers: ``token_embedding`` only exists in
+# OpenAI/open_clip CLIPs, ``classifier.``/bare ``encoder.layer.`` only in HF
+# BERT exports.
+FORMAT_MARKERS[:0] = [
+    ('open_clip', ('token_embedding.', 'class_embedding', 'conv1.',
+                   'transformer.resblocks.')),
+    ('hf_bert', ('classifier.', 'embeddings.', 'encoder.layer.')),
 ]
 
 #: Non-weight buffers some exporters save; dropped silently.

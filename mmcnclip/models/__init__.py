@@ -4,6 +4,8 @@ from .backbones import *  # noqa: F401,F403
 from .chinese_clip import ChineseCLIP
 from .classifiers import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
+from .taiyi import *  # noqa: F401,F403
 
 __all__ = ['ChineseCLIP']

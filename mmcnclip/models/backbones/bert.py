@@ -5,6 +5,7 @@ import torch
 from mmengine.model import BaseModule
 from torch import nn
 
+from mmcnclip.checkpoint.convert import init_tower_from_cfg
 from mmcnclip.registry import MODELS
 from ..layers.transformer import LayerNorm, TransformerLayer, run_layers
 from ..utils import resolve_arch
@@ -43,7 +44,12 @@ class BertTextEncoder(BaseModule):
             False.
         frozen_stages (int): Freeze the embeddings (>= 0) and the first
             ``frozen_stages`` layers; -1 freezes nothing. Defaults to -1.
-        init_cfg (dict, optional): Initialisation config. Defaults to None.
+        init_cfg (dict, optional): Initialisation config.
+            ``dict(type='Pretrained', checkpoint=PATH,
+            prefix='text_encoder.')`` loads only the text tower from any
+            supported layout (official, Hugging Face, mmpretrain, mmcnclip,
+            HF ``BertModel``/``BertForSequenceClassification``; optional
+            ``format=``), strictly. Defaults to None.
     """
     arch_zoo = {
         'rbt3': dict(embed_dims=768, num_layers=3, num_heads=12,
@@ -99,6 +105,8 @@ class BertTextEncoder(BaseModule):
     def init_weights(self):
         """BERT initialisation (normal(0.02), zero bias, unit LayerNorm)
         unless ``init_cfg`` says otherwise."""
+        if init_tower_from_cfg(self, 'text_encoder.'):
+            return
         super().init_weights()
         if self.init_cfg is not None:
             return

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import nn
 
+from mmcnclip.checkpoint.convert import init_tower_from_cfg
 from mmcnclip.registry import MODELS
 from ..utils import normalise_indices
 from .pos_embed import resize_pos_embed
@@ -105,7 +106,11 @@ class ModifiedResNet(BaseModule):
             Defaults to False.
         with_attnpool (bool): Build the attention pool. Set False for dense
             tasks that only use stage feature maps. Defaults to True.
-        init_cfg (dict, optional): Initialisation config. Defaults to None.
+        init_cfg (dict, optional): Initialisation config.
+            ``dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')``
+            loads only the image tower from any supported checkpoint layout
+            (the attention pool is skipped when not built), checking every
+            key strictly. Defaults to None.
     """
     arch_zoo = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 
@@ -153,7 +158,34 @@ class ModifiedResNet(BaseModule):
         self.attnpool = AttentionPool2d(
             img_size // 32, inplanes, inplanes // head_width,
             output_dims) if with_attnpool else None
+        self.pretrained_ignore_keys = None if with_attnpool else \
+            r'attnpool\..*'
         self._freeze_stages()
+
+    def init_weights(self):
+        """Load a ``Pretrained`` init_cfg through mmcnclip's converters
+        (any layout, strict), else the default initialisation."""
+        if not init_tower_from_cfg(self, 'backbone.'):
+            super().init_weights()
+
+    def get_layer_depth(self, param_name: str, prefix: str = ''):
+        """Layer id of a parameter, for layer-wise learning-rate decay.
+
+        The stem is depth 0, stage ``i`` (1-4) is depth ``i`` and the
+        attention pool is last.
+
+        Returns:
+            tuple[int, int]: ``(layer_depth, 6)``.
+        """
+        num_layers = 6
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        name = param_name[len(prefix):]
+        if name.startswith('layer'):
+            return int(name[5]), num_layers
+        if name.startswith('attnpool'):
+            return num_layers - 1, num_layers
+        return 0, num_layers
 
     def _freeze_stages(self):
         if self.frozen_stages < 0:

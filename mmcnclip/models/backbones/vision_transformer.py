@@ -6,6 +6,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 
+from mmcnclip.checkpoint.convert import init_tower_from_cfg
 from mmcnclip.registry import MODELS
 from ..layers.transformer import LayerNorm, TransformerLayer, run_layers
 from ..utils import normalise_indices, resolve_arch
@@ -14,7 +15,8 @@ from .pos_embed import resize_pos_embed
 
 @MODELS.register_module()
 class CLIPVisionTransformer(BaseModule):
-    """OpenAI-CLIP style ViT: class token, ``pre_norm``, QuickGELU layers.
+    """OpenAI-CLIP style ViT: class token, ``pre_norm``, QuickGELU layers
+    (or exact GELU for open_clip towers such as Taiyi-CLIP's ViT-H/14).
 
     State-dict layout (our own; :mod:`mmcnclip.checkpoint` maps the official,
     Hugging Face and mmpretrain layouts onto it): ``patch_embed.weight``,
@@ -43,7 +45,15 @@ class CLIPVisionTransformer(BaseModule):
         with_cp (bool): Gradient checkpointing of the layers. Defaults to
             False.
         drop_rate (float): Dropout on residual branches. Defaults to 0.
-        init_cfg (dict, optional): Initialisation config. Defaults to None.
+        act (str): MLP activation, ``'quick_gelu'`` (OpenAI CLIP, Chinese
+            CLIP) or ``'gelu'`` (open_clip models trained with nn.GELU, e.g.
+            LAION ViT-H/14). Defaults to ``'quick_gelu'``.
+        init_cfg (dict, optional): Initialisation config.
+            ``dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')``
+            loads only the image tower from any supported checkpoint layout
+            (official, Hugging Face, mmpretrain, mmcnclip, open_clip;
+            optional ``format=`` forces one), checking every key strictly.
+            Defaults to None.
     """
     arch_zoo = {
         **dict.fromkeys(['b', 'base'], dict(
@@ -69,6 +79,7 @@ class CLIPVisionTransformer(BaseModule):
                  frozen_stages: int = -1,
                  with_cp: bool = False,
                  drop_rate: float = 0.,
+                 act: str = 'quick_gelu',
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.arch_settings = resolve_arch(arch, self.arch_zoo)
@@ -97,11 +108,20 @@ class CLIPVisionTransformer(BaseModule):
             TransformerLayer(
                 dims, self.arch_settings['num_heads'],
                 self.arch_settings['feedforward_channels'],
-                act='quick_gelu', pre_norm=True, norm_eps=1e-5,
+                act=act, pre_norm=True, norm_eps=1e-5,
                 drop_rate=drop_rate) for _ in range(self.num_layers)
         ])
         self.post_norm = LayerNorm(dims) if final_norm else nn.Identity()
+        # Published towers carry post_norm even where it is not built.
+        self.pretrained_ignore_keys = (None if final_norm else
+                                       r'post_norm\..*')
         self._freeze_stages()
+
+    def init_weights(self):
+        """Load a ``Pretrained`` init_cfg through mmcnclip's converters
+        (any layout, strict), else the default initialisation."""
+        if not init_tower_from_cfg(self, 'backbone.'):
+            super().init_weights()
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         key = prefix + 'pos_embed'

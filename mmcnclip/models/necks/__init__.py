@@ -1,3 +1,4 @@
 from .projection import CLIPProjection
+from .simple_pyramid import SimpleFeaturePyramid
 
-__all__ = ['CLIPProjection']
+__all__ = ['CLIPProjection', 'SimpleFeaturePyramid']
