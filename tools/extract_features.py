@@ -1,0 +1,73 @@
+r"""Encode a retrieval gallery (images and texts) into a saved index.
+
+Examples:
+    python tools/extract_features.py \
+        configs/cn-clip_vit-base-p16_retrieval_muge-test.py \
+        data/pretrained_weights/clip_cn_vit-b-16.pt --out muge_index.pt --fp16
+    python tools/retrieval_search.py ... --index muge_index.pt --text 猫
+"""
+import argparse
+
+import torch
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+from runner_setup import load_config, set_dataloader_defaults
+
+from mmcnclip.apis import extract_features, init_retrieval_model
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line.
+
+    Args:
+        argv (list[str], optional): Arguments; ``sys.argv[1:]`` when None.
+            Defaults to None.
+
+    Returns:
+        argparse.Namespace: The arguments.
+    """
+    parser = argparse.ArgumentParser(
+        description='Extract normalised image and text features of a '
+        'retrieval test/val set into an index file')
+    parser.add_argument('config', help='retrieval config file')
+    parser.add_argument(
+        'checkpoint', help='checkpoint: any layout mmcnclip loads')
+    parser.add_argument('--out', required=True,
+                        help='index file to write (torch.save)')
+    parser.add_argument('--split', choices=['test', 'val'], default='test',
+                        help='which dataloader of the config (default test)')
+    parser.add_argument('--fp16', action='store_true',
+                        help='store features in float16 (half the memory)')
+    parser.add_argument('--device', default=None,
+                        help='cuda when available, else cpu')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, e.g. '
+        'test_dataloader.dataset.data_root=data/x '
+        'test_dataloader.batch_size=256')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Extract and save the index; returns it."""
+    args = parse_args(argv)
+    cfg = load_config(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    field = f'{args.split}_dataloader'
+    if cfg.get(field, None) is None:
+        raise KeyError(f'Config {args.config} has no {field}')
+    set_dataloader_defaults(cfg, [field])
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    model = init_retrieval_model(cfg, args.checkpoint, device)
+    index = extract_features(model, Runner.build_dataloader(cfg[field]),
+                             fp16=args.fp16)
+    index.save(args.out)
+    print(f'Saved {len(index.image_ids)} image and {len(index.text_ids)} '
+          f'text features (dim {index.embed_dim}, '
+          f'{"float16" if args.fp16 else "float32"}) to {args.out}')
+    return index
+
+
+if __name__ == '__main__':
+    main()
