@@ -4,8 +4,9 @@ from .backbones import *  # noqa: F401,F403
 from .chinese_clip import ChineseCLIP
 from .classifiers import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
+from .inference import prepare_for_inference, to_low_precision
 from .losses import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
 from .taiyi import *  # noqa: F401,F403
 
-__all__ = ['ChineseCLIP']
+__all__ = ['ChineseCLIP', 'prepare_for_inference', 'to_low_precision']
