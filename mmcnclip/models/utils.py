@@ -1,5 +1,6 @@
 """Small helpers shared by the mmcnclip encoders."""
 
+
 def resolve_arch(arch, zoo: dict) -> dict:
     """Look up an ``arch`` name in ``zoo`` or validate an arch dict."""
     if isinstance(arch, str):
@@ -25,3 +26,21 @@ def normalise_indices(indices, num: int) -> tuple:
                              'layers/stages')
         out.append(j)
     return tuple(out)
+
+
+def freeze(modules) -> None:
+    """Put ``modules`` in eval mode and stop gradients to their weights."""
+    for module in modules:
+        module.eval()
+        for param in module.parameters():
+            param.requires_grad = False
+
+
+class FreezesStages:
+    """Mixin re-applying ``_freeze_stages`` after every ``train()`` call,
+    so frozen parts (and their norm statistics) stay frozen."""
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        return self

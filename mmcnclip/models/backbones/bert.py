@@ -8,11 +8,11 @@ from torch import nn
 from mmcnclip.checkpoint.convert import init_tower_from_cfg
 from mmcnclip.registry import MODELS
 from ..layers.transformer import LayerNorm, TransformerLayer, run_layers
-from ..utils import resolve_arch
+from ..utils import FreezesStages, freeze, resolve_arch
 
 
 @MODELS.register_module()
-class BertTextEncoder(BaseModule):
+class BertTextEncoder(FreezesStages, BaseModule):
     """Chinese RoBERTa-wwm in BERT layout, with fused fast attention.
 
     Returns the [CLS] hidden state (Chinese CLIP's text feature, *not* the
@@ -124,15 +124,7 @@ class BertTextEncoder(BaseModule):
             return
         modules = [self.word_embed, self.pos_embed, self.type_embed,
                    self.embed_norm, *self.layers[:self.frozen_stages]]
-        for module in modules:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self._freeze_stages()
-        return self
+        freeze(modules)
 
     def get_layer_depth(self, param_name: str, prefix: str = ''):
         """Layer id of a parameter for layer-wise lr decay.

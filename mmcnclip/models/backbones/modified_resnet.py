@@ -9,7 +9,7 @@ from torch import nn
 
 from mmcnclip.checkpoint.convert import init_tower_from_cfg
 from mmcnclip.registry import MODELS
-from ..utils import normalise_indices
+from ..utils import FreezesStages, freeze, normalise_indices
 from .pos_embed import resize_pos_embed
 
 
@@ -81,7 +81,7 @@ class AttentionPool2d(nn.Module):
 
 
 @MODELS.register_module()
-class ModifiedResNet(BaseModule):
+class ModifiedResNet(FreezesStages, BaseModule):
     """CLIP's ModifiedResNet: 3-conv stem, anti-aliased strides, attention
     pooling. State-dict keys equal the official ``visual.*`` keys.
 
@@ -196,14 +196,10 @@ class ModifiedResNet(BaseModule):
                     for i in range(1, min(self.frozen_stages, 4) + 1)]
         if self.frozen_stages >= 5 and self.attnpool is not None:
             modules.append(self.attnpool)
-        for module in modules:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
+        freeze(modules)
 
     def train(self, mode: bool = True):
         super().train(mode)
-        self._freeze_stages()
         if mode and self.norm_eval:
             for m in self.modules():
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):

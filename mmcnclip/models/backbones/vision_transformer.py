@@ -9,12 +9,13 @@ from torch import nn
 from mmcnclip.checkpoint.convert import init_tower_from_cfg
 from mmcnclip.registry import MODELS
 from ..layers.transformer import LayerNorm, TransformerLayer, run_layers
-from ..utils import normalise_indices, resolve_arch
+from ..utils import (FreezesStages, freeze, normalise_indices,
+                     resolve_arch)
 from .pos_embed import resize_pos_embed
 
 
 @MODELS.register_module()
-class CLIPVisionTransformer(BaseModule):
+class CLIPVisionTransformer(FreezesStages, BaseModule):
     """OpenAI-CLIP style ViT: class token, ``pre_norm``, QuickGELU layers
     (or exact GELU for open_clip towers such as Taiyi-CLIP's ViT-H/14).
 
@@ -143,15 +144,7 @@ class CLIPVisionTransformer(BaseModule):
             frozen.append(self.post_norm)
         self.cls_token.requires_grad = False
         self.pos_embed.requires_grad = False
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self._freeze_stages()
-        return self
+        freeze(frozen)
 
     def get_layer_depth(self, param_name: str, prefix: str = ''):
         """Layer id of a parameter, for layer-wise learning-rate decay.
