@@ -1,6 +1,6 @@
 """Shapes demo end to end: generate, train from scratch with tools/train.py,
 evaluate retrieval and zero-shot classification with tools/test.py; resume
-equality. The default run is a smoke version; `-m slow` trains for real."""
+equality. Training from scratch takes about a minute on 2 cores."""
 import json
 import os
 import os.path as osp
@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 
-import pytest
 import torch
 
 REPO = osp.dirname(osp.abspath(__file__))
@@ -71,13 +70,6 @@ def train_and_eval(tmp_path, n_train, n_test, iters):
             metric(zs, 'accuracy/top1'))
 
 
-def test_shapes_smoke(tmp_path):
-    t2i, mr, acc = train_and_eval(tmp_path, 64, 24, 2)
-    for value in (t2i, mr, acc):
-        assert 0 <= value <= 100
-
-
-@pytest.mark.slow
 def test_shapes_from_scratch(tmp_path):
     t2i, mr, acc = train_and_eval(tmp_path, 3000, 240, 400)
     chance = 100 / 12
