@@ -1,7 +1,7 @@
 """Shapes demo end to end: generate, train from scratch with tools/train.py,
 evaluate retrieval and zero-shot classification with tools/test.py; resume
 equality. Training from scratch takes about a minute on 2 cores."""
-import json
+
 import os
 import os.path as osp
 import re

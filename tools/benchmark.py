@@ -15,7 +15,6 @@ Examples::
 """
 import argparse
 import json
-import os
 import os.path as osp
 import statistics
 import subprocess

@@ -11,7 +11,7 @@ from torch import nn
 from mmcnclip.checkpoint import LoadsAnyCheckpointLayout
 from mmcnclip.registry import MODELS
 from mmcnclip.text import ChineseTokenizer
-from .losses import CLIPContrastiveLoss  # noqa: F401  (registers it)
+
 from .text_encoding import CLIP_MEAN, CLIP_STD, EncodesText
 
 #: the official clamp of the learnable temperature: ln(100)

@@ -16,7 +16,6 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
 
 import mmcnclip  # noqa: E402,F401
-import mmcnclip.models.necks.simple_pyramid  # noqa: E402,F401
 from conftest import REPO, build_official, save_official  # noqa: E402
 
 CFG_DIR = osp.join(REPO, 'configs', 'mmdet')

@@ -8,7 +8,6 @@ import torch
 from mmengine.config import Config
 
 import mmcnclip  # noqa: F401
-import mmcnclip.models.taiyi  # noqa: F401
 from mmcnclip.checkpoint.convert import CheckpointMismatchError
 from mmcnclip.registry import MODELS
 from conftest import REPO, TEXTS, images

@@ -5,7 +5,7 @@ import torch
 from mmengine.model import BaseModule
 from torch import nn
 
-from mmcnclip.checkpoint.convert import init_tower_from_cfg
+from mmcnclip.checkpoint.tower import init_tower_from_cfg
 from mmcnclip.registry import MODELS
 from ..layers.transformer import LayerNorm, TransformerLayer, run_layers
 from ..utils import FreezesStages, freeze, resolve_arch

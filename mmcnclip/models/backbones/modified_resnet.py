@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import nn
 
-from mmcnclip.checkpoint.convert import init_tower_from_cfg
+from mmcnclip.checkpoint.tower import init_tower_from_cfg
 from mmcnclip.registry import MODELS
 from ..utils import FreezesStages, freeze, normalise_indices
 from .pos_embed import resize_pos_embed
