@@ -10,6 +10,8 @@ import sys
 
 import torch
 
+from mmcnclip.checkpoint import load_checkpoint_file
+
 REPO = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(REPO) if osp.basename(REPO) == 'tests' else REPO
 CFG = osp.join(REPO, 'configs', 'shapes', 'cn-clip_tiny_shapes.py')
@@ -109,7 +111,7 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert full.keys() == resumed.keys()
     for k in full:
         assert torch.equal(full[k], resumed[k]), k
-    first = torch.load(tmp_path / 'part' / 'iter_2.pth', weights_only=False)
+    first = load_checkpoint_file(str(tmp_path / 'part' / 'iter_2.pth'))
     changed = any(not torch.equal(first['state_dict'][k], full[k])
                   for k in first['state_dict'])
     assert changed  # the last two iterations did train

@@ -20,6 +20,7 @@ from mmengine.config import Config
 from mmengine.dataset import default_collate
 from test_datasets.cifar_files import write_cifar100
 
+from mmcnclip.checkpoint import load_checkpoint_file
 from mmcnclip.models.text_encoding import CLIP_MEAN, CLIP_STD
 from mmcnclip.registry import DATASETS, MODELS
 
@@ -167,8 +168,8 @@ def test_train_py(setup, tmp_path):
     work = tmp_path / 'work'
     _run([sys.executable, osp.join(TOOLS, 'train.py'), setup['cfg'],
           '--work-dir', str(work)], cwd=tmp_path)
-    first, last = (torch.load(work / f'iter_{i}.pth', map_location='cpu',
-                              weights_only=False) for i in (1, 3))
+    first, last = (load_checkpoint_file(str(work / f'iter_{i}.pth'))
+                   for i in (1, 3))
     assert last['meta']['iter'] == 3
     scalars = [json.loads(line) for line in open(
         next(work.glob('*/vis_data/scalars.json')))]
@@ -180,15 +181,13 @@ def test_train_py(setup, tmp_path):
                            last['state_dict']['head.fc.weight'])
 
 
-@pytest.mark.slow
 def test_dist_train_sh_two_cpu_processes(setup, tmp_path):
     work = tmp_path / 'work'
     log = _run(['bash', osp.join(TOOLS, 'dist_train.sh'), setup['cfg'], '2',
                 '--work-dir', str(work)], cwd=tmp_path,
                env=dict(PYTHON=sys.executable, PORT=str(_free_port())))
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
-    ckpt = torch.load(work / 'iter_3.pth', map_location='cpu',
-                      weights_only=False)
+    ckpt = load_checkpoint_file(str(work / 'iter_3.pth'))
     assert ckpt['meta']['iter'] == 3
     # Checkpoints hold the bare model (no DDP ``module.`` prefix).
     assert 'head.fc.weight' in ckpt['state_dict']
