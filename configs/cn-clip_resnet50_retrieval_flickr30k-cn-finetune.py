@@ -1,9 +1,11 @@
-# Contrastive finetuning of Chinese CLIP resnet50 on flickr30k-cn. Official
-# recipe (README): lr 5e-5, wd 0.001, 100 warmup steps, batch 128 per GPU,
-# 3 epochs, AMP, negatives gathered across GPUs with gradients; AdamW
-# betas/eps are cn_clip/training/params.py defaults for this architecture.
+# Contrastive finetuning of Chinese CLIP resnet50 on flickr30k-cn, official recipe
+# (schedule in _base_/schedules/cn-clip_contrastive-finetune.py); negatives
+# gathered across GPUs with gradients.
 #   tools/dist_train.sh THIS_CONFIG 8
-_base_ = ['./cn-clip_resnet50_retrieval_flickr30k-cn-test.py']
+_base_ = [
+    './cn-clip_resnet50_retrieval_flickr30k-cn-test.py',
+    '_base_/schedules/cn-clip_contrastive-finetune.py'
+]
 
 load_from = 'data/pretrained_weights/clip_cn_rn50.pt'
 model = dict(
@@ -12,24 +14,8 @@ model = dict(
     freeze_vision=False,  # the official --freeze-vision
     with_cp=None,  # True: gradient checkpointing of both towers
 )
-
-max_epochs = 3
-optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.999), eps=1e-08,
-                   weight_decay=0.001),
-    # no weight decay on norms, biases and the temperature
-    paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0.,
-                       custom_keys={'logit_scale': dict(decay_mult=0.)}))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0,
-         end=100),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs,
-         convert_to_iter_based=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1,
                     save_best='retrieval/MR', rule='greater'))
-# linear lr scaling with `tools/train.py --auto-scale-lr`
-auto_scale_lr = dict(base_batch_size=128 * 8)
+# cn_clip/training/params.py AdamW defaults for ResNet towers
+optim_wrapper = dict(optimizer=dict(betas=(0.9, 0.999), eps=1e-08))
