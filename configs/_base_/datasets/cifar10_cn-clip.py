@@ -9,32 +9,9 @@
 # `test_dataloader = dict(dataset=dict(pipeline=test_pipeline))` (likewise
 # val), or pass
 # `--cfg-options test_dataloader.dataset.pipeline.1.scale=336`.
+_base_ = ['./cifar100_cn-clip.py']
+
 dataset_type = 'mmcnclip.CIFAR10'
 data_root = 'data/cifar10'
-img_size = 224
-
-test_pipeline = [
-    dict(type='mmcnclip.LoadImagePIL'),  # CIFAR arrays are BGR -> RGB PIL
-    dict(type='mmcnclip.PILResize', scale=img_size),
-    dict(type='PackInputs'),
-]
-
-test_dataloader = dict(
-    batch_size=64,
-    num_workers=2,
-    pin_memory=False,
-    persistent_workers=False,
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        pipeline=test_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=False),
-)
-test_evaluator = dict(type='Accuracy', topk=(1, 5))
-test_cfg = dict()
-
-# CIFAR has no separate validation split: validate on the test split.
+test_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
 val_dataloader = test_dataloader
-val_evaluator = test_evaluator
-val_cfg = dict()

@@ -3,42 +3,9 @@
 # For the LMDB of cn_clip/preprocess/build_lmdb_dataset.py use
 #   dict(type='mmcnclip.CNCLIPLmdbRetrieval',
 #        data_root='data/datasets/COCO-CN/lmdb/train')  (and lmdb/valid).
+_base_ = ['./cn-clip_tsv_retrieval.py']
+
 data_root = 'data/datasets/COCO-CN'
-image_size = 224
-
-train_pipeline = [
-    dict(type='mmcnclip.LoadImagePIL'),
-    dict(type='mmcnclip.PILResize', scale=image_size),
-    dict(type='mmcnclip.PackImageText'),
-]
-test_pipeline = train_pipeline
-
-train_dataloader = dict(
-    batch_size=128,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    drop_last=True,  # equal batches on every rank for gathered negatives
-    dataset=dict(
-        type='mmcnclip.CNCLIPTsvRetrieval',
-        data_root=data_root,
-        split='train',
-        verify_images=False,  # checked when read; see skip_bad_rows
-        pipeline=train_pipeline))
-
-val_dataloader = dict(
-    batch_size=256,
-    num_workers=4,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),  # text-only gallery items
-    dataset=dict(
-        type='mmcnclip.CNCLIPTsvRetrieval',
-        data_root=data_root,
-        split='valid',
-        test_mode=True,
-        pipeline=test_pipeline))
-val_evaluator = dict(type='mmcnclip.ImageTextRecall')
-
+train_dataloader = dict(dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
-test_evaluator = val_evaluator

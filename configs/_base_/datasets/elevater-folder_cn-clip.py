@@ -12,28 +12,7 @@
 # another size redefines `test_pipeline` and sets
 # `test_dataloader = dict(dataset=dict(pipeline=test_pipeline))`, or pass
 # `--cfg-options test_dataloader.dataset.pipeline.1.scale=336`.
-dataset_type = 'mmcnclip.ZeroShotImageFolder'
+_base_ = ['./imagenet-cn_cn-clip.py']
+
 data_root = 'data/datasets/cifar-100'
-img_size = 224
-
-test_pipeline = [
-    dict(type='mmcnclip.LoadImagePIL', convert_rgb=True),
-    dict(type='mmcnclip.PILResize', scale=img_size),
-    dict(type='PackInputs'),
-]
-
-test_dataloader = dict(
-    batch_size=64,
-    num_workers=2,
-    pin_memory=False,
-    persistent_workers=False,
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        label_file='label_cn.txt',
-        pipeline=test_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=False),
-)
-test_evaluator = dict(type='Accuracy', topk=(1, 5))
-test_cfg = dict()
+test_dataloader = dict(num_workers=2, dataset=dict(data_root=data_root))
