@@ -110,3 +110,26 @@ def tmp_ckpt(tmp_path):
     yield str(path)
     if path.exists():
         path.unlink()
+
+
+def official_zero_shot_scores(official, pil_images, classnames, templates):
+    """The official zero-shot procedure (cn_clip/eval/zeroshot_evaluation.py:
+    template-averaged prototypes, official preprocessing, 100 x cosine)."""
+    from cn_clip.clip import image_transform, tokenize
+    from cn_clip.eval.data import _preprocess_text
+    transform = image_transform(224)
+    with torch.no_grad():
+        weights = []
+        for name in classnames:
+            texts = tokenize([_preprocess_text(t.format(name))
+                              for t in templates])
+            emb = official(None, texts)
+            emb /= emb.norm(dim=-1, keepdim=True)
+            emb = emb.mean(dim=0)
+            emb /= emb.norm()
+            weights.append(emb)
+        weights = torch.stack(weights, dim=1)
+        pixels = torch.stack([transform(img) for img in pil_images])
+        feats = official(pixels, None)
+        feats /= feats.norm(dim=-1, keepdim=True)
+        return (100.0 * feats @ weights).softmax(dim=-1)

@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 from test_datasets.cifar_files import rgb_images, write_cifar100
 
-from conftest import REPO, build_official, save_official
+from conftest import (REPO, build_official, official_zero_shot_scores,
+                      save_official)
 
 N_TEST = 8
 TEMPLATES = ['一张{}的图片。', '“{}”的特写']
@@ -30,30 +31,15 @@ def smooth_cifar_images(n, seed=0):
 
 
 def official_zero_shot(official, images, classnames, templates):
-    """cn_clip/eval/zeroshot_evaluation.py: zero_shot_classifier + run."""
-    from cn_clip.clip import image_transform, tokenize
-    from cn_clip.eval.data import _preprocess_text
-    transform = image_transform(224)
+    """Official scores of CIFAR arrays, on one thread (shared cores)."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # shared cores: avoid oversubscription
-    with torch.no_grad():
-        weights = []
-        for name in classnames:
-            texts = tokenize([_preprocess_text(t.format(name))
-                              for t in templates])
-            emb = official(None, texts)
-            emb /= emb.norm(dim=-1, keepdim=True)
-            emb = emb.mean(dim=0)
-            emb /= emb.norm()
-            weights.append(emb)
-        weights = torch.stack(weights, dim=1)
-        pixels = torch.stack([transform(Image.fromarray(img))
-                              for img in images])
-        feats = official(pixels, None)
-        feats /= feats.norm(dim=-1, keepdim=True)
-        scores = (100.0 * feats @ weights).softmax(dim=-1)
-    torch.set_num_threads(threads)
-    return scores
+    torch.set_num_threads(1)
+    try:
+        return official_zero_shot_scores(
+            official, [Image.fromarray(img) for img in images], classnames,
+            templates)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_tools_test_matches_official(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import build_official, save_official
+from conftest import build_official, official_zero_shot_scores, save_official
 from mmcnclip.model_index import hook_model_hub
 
 CLASSES = ['鸟', '狗', '猫', '蛇']
@@ -44,25 +44,9 @@ def smooth_image(path, seed):
 
 
 def official_scores(official, image_path, classnames, templates):
-    """The official zero-shot procedure (cn_clip.eval.zeroshot_evaluation)
-    for one image."""
-    from cn_clip.clip import image_transform, tokenize
-    from cn_clip.eval.data import _preprocess_text
-    with torch.no_grad():
-        weights = []
-        for name in classnames:
-            texts = tokenize([_preprocess_text(t.format(name))
-                              for t in templates])
-            emb = official(None, texts)
-            emb /= emb.norm(dim=-1, keepdim=True)
-            emb = emb.mean(dim=0)
-            emb /= emb.norm()
-            weights.append(emb)
-        weights = torch.stack(weights, dim=1)
-        pixels = image_transform(224)(Image.open(image_path))[None]
-        feat = official(pixels, None)
-        feat /= feat.norm(dim=-1, keepdim=True)
-        return (100.0 * feat @ weights).softmax(dim=-1)[0]
+    """Official zero-shot scores of one image file."""
+    return official_zero_shot_scores(official, [Image.open(image_path)],
+                                     classnames, templates)[0]
 
 
 def check_inferencer(ckpt, official, tmp_path, **kwargs):
