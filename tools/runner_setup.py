@@ -146,6 +146,20 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
                 seconds=timeout))
 
 
+def finish_distributed() -> None:
+    """Leave the process group cleanly at the end of a distributed run.
+
+    Without this, a rank that exits while the other still holds its ``gloo``
+    connections can be killed by ``terminate called without an active
+    exception`` (a communication thread torn down at interpreter exit), so
+    a run that finished its work still fails. All ranks meet at a barrier
+    and then destroy the group. A no-op outside distributed runs.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
+
 def set_local_rank(local_rank: int) -> None:
     """Export ``LOCAL_RANK`` for launchers that pass ``--local_rank``.
 

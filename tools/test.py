@@ -13,8 +13,9 @@ from mmengine.config import DictAction
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
-from runner_setup import (LAUNCHERS, load_config, set_dataloader_defaults,
-                          set_local_rank, set_work_dir, setup_distributed)
+from runner_setup import (LAUNCHERS, finish_distributed, load_config,
+                          set_dataloader_defaults, set_local_rank,
+                          set_work_dir, setup_distributed)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -122,6 +123,7 @@ def main(argv=None):
     metrics = runner.test()
     if args.out and args.out_item == 'metrics' and runner.rank == 0:
         mmengine.dump(metrics, args.out)
+    finish_distributed()
     return metrics
 
 

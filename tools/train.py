@@ -10,8 +10,9 @@ import argparse
 from mmengine.config import DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
-from runner_setup import (LAUNCHERS, load_config, set_dataloader_defaults,
-                          set_local_rank, set_work_dir, setup_distributed)
+from runner_setup import (LAUNCHERS, finish_distributed, load_config,
+                          set_dataloader_defaults, set_local_rank,
+                          set_work_dir, setup_distributed)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -110,7 +111,9 @@ def main(argv=None):
     setup_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
         RUNNERS.build(cfg)
-    return runner.train()
+    model = runner.train()
+    finish_distributed()
+    return model
 
 
 if __name__ == '__main__':
