@@ -14,7 +14,7 @@ from .checkpoint.io import register_mmengine_loader  # noqa: E402
 
 register_mmengine_loader()
 
-from . import apis, datasets, evaluation, models  # noqa: E402,F401
+from . import apis, datasets, engine, evaluation, models  # noqa: E402,F401
 from .model_index import hook_model_hub  # noqa: E402
 
 hook_model_hub()  # our model names resolve in mmpretrain.list_models/get_model

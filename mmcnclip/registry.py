@@ -9,6 +9,7 @@ working inside mmcnclip models and pipelines.
 """
 from mmengine.registry import Registry
 from mmpretrain.registry import DATASETS as PRETRAIN_DATASETS
+from mmpretrain.registry import HOOKS as PRETRAIN_HOOKS
 from mmpretrain.registry import METRICS as PRETRAIN_METRICS
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 from mmpretrain.registry import TRANSFORMS as PRETRAIN_TRANSFORMS
@@ -25,6 +26,9 @@ TRANSFORMS = Registry(
 METRICS = Registry(
     'metric', parent=PRETRAIN_METRICS, scope='mmcnclip',
     locations=['mmcnclip.evaluation'])
+HOOKS = Registry(
+    'hook', parent=PRETRAIN_HOOKS, scope='mmcnclip',
+    locations=['mmcnclip.engine'])
 
 
 def _reachable_from_every_scope(registry: Registry) -> None:
@@ -39,5 +43,5 @@ def _reachable_from_every_scope(registry: Registry) -> None:
                                                        registry)
 
 
-for _registry in (MODELS, DATASETS, TRANSFORMS, METRICS):
+for _registry in (MODELS, DATASETS, TRANSFORMS, METRICS, HOOKS):
     _reachable_from_every_scope(_registry)

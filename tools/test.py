@@ -65,6 +65,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--amp', action='store_true',
         help='test with automatic mixed precision')
     parser.add_argument(
+        '--prepare', choices=['fp32', 'bf16', 'fp16'],
+        help='after loading the checkpoint, fold weights and fuse layers for '
+        'inference (mmcnclip.PrepareForInferenceHook) in this precision; '
+        'fp32 results equal the unprepared model up to rounding')
+    parser.add_argument(
         '--no-pin-memory', action='store_true',
         help='disable pin_memory in the dataloader')
     parser.add_argument(
@@ -93,6 +98,9 @@ def merge_args(cfg, args):
     if args.amp:
         cfg.setdefault('test_cfg', dict())
         cfg.test_cfg.fp16 = True
+    if args.prepare:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', None) or []) + [
+            dict(type='mmcnclip.PrepareForInferenceHook', dtype=args.prepare)]
     if args.show or args.show_dir is not None:
         hooks = cfg.get('default_hooks', {})
         if 'visualization' not in hooks:

@@ -86,7 +86,7 @@ def export_onnx(model: nn.Module,
     dtype = torch.float16 if fp16 else torch.float32
     model = prepare_for_inference(copy.deepcopy(model).cpu(),
                                   dtype=dtype if fp16 else None,
-                                  channels_last=False)
+                                  channels_last=False, fuse_linear=False)
     batch = Dim('batch', min=1, max=4096)
     if tower == 'image':
         size = image_size or infer_image_size(model)

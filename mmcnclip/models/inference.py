@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from .layers.fused_linear import fuse_linear_layers_
 from .layers.transformer import MLP, LayerNorm, QuickGELU
 
 #: The constant of QuickGELU ``x * sigmoid(1.702 * x)``.
@@ -135,9 +136,10 @@ def to_low_precision(model: nn.Module,
 
 def prepare_for_inference(model: nn.Module,
                           dtype: Optional[torch.dtype] = None,
-                          channels_last: bool = True) -> nn.Module:
-    """Eval mode, weight folding, channels-last convolutions and optional low
-    precision in one call.
+                          channels_last: bool = True,
+                          fuse_linear: bool = True) -> nn.Module:
+    """Eval mode, weight folding, channels-last convolutions, fused oneDNN
+    linear layers and optional low precision in one call.
 
     Args:
         model (nn.Module): The model (e.g. ``mmcnclip.ChineseCLIP``).
@@ -146,6 +148,10 @@ def prepare_for_inference(model: nn.Module,
         channels_last (bool): Store convolution weights channels-last when
             the model has BatchNorm-folded convolutions (ResNet towers),
             which avoids oneDNN layout reorders on CPU. Defaults to True.
+        fuse_linear (bool): Replace linear layers by
+            :class:`~mmcnclip.models.layers.fused_linear.FusedLinear`, which
+            runs linear + bias + MLP activation as one oneDNN primitive on
+            CPU (PyTorch ops elsewhere). Defaults to True.
 
     Returns:
         nn.Module: ``model``, prepared in place.
@@ -155,6 +161,8 @@ def prepare_for_inference(model: nn.Module,
     folded = fold_batch_norm_(model)
     if channels_last and folded:
         model.to(memory_format=torch.channels_last)
+    if fuse_linear:
+        fuse_linear_layers_(model)
     if dtype is not None and dtype != torch.float32:
         to_low_precision(model, dtype)
     return model

@@ -152,6 +152,21 @@ def test_test_py(setup, tmp_path):
         [r == 0 for r in setup['ranks']]
 
 
+def test_test_py_prepare_keeps_predictions(setup, tmp_path):
+    scores = {}
+    for extra in ([], ['--prepare', 'fp32']):
+        preds = tmp_path / f'preds{len(extra)}.pkl'
+        log = _run([sys.executable, osp.join(TOOLS, 'test.py'), setup['cfg'],
+                    setup['ckpt'], '--work-dir', str(tmp_path / 'work'),
+                    '--out', str(preds)] + extra, cwd=tmp_path)
+        assert ('Model prepared for inference (fp32' in log) == bool(extra)
+        with open(preds, 'rb') as f:
+            scores[bool(extra)] = torch.stack(
+                [d['pred_score'] for d in pickle.load(f)])
+    torch.testing.assert_close(scores[True], scores[False], rtol=0,
+                               atol=1e-5)
+
+
 def test_dist_test_sh_two_cpu_processes(setup, tmp_path):
     out = tmp_path / 'metrics.json'
     log = _run(['bash', osp.join(TOOLS, 'dist_test.sh'), setup['cfg'],
