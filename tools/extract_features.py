@@ -14,6 +14,7 @@ from mmengine.runner import Runner
 from runner_setup import load_config, set_dataloader_defaults
 
 from mmcnclip.apis import extract_features, init_retrieval_model
+from mmcnclip.models.inference import PRECISIONS, prepare_for_inference
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -38,6 +39,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='which dataloader of the config (default test)')
     parser.add_argument('--fp16', action='store_true',
                         help='store features in float16 (half the memory)')
+    parser.add_argument(
+        '--prepare', choices=list(PRECISIONS),
+        help='fold weights and fuse layers for inference '
+        '(prepare_for_inference) in this precision before encoding')
     parser.add_argument('--device', default=None,
                         help='cuda when available, else cpu')
     parser.add_argument(
@@ -60,6 +65,8 @@ def main(argv=None):
     set_dataloader_defaults(cfg, [field])
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model = init_retrieval_model(cfg, args.checkpoint, device)
+    if args.prepare:
+        prepare_for_inference(model, dtype=PRECISIONS[args.prepare])
     index = extract_features(model, Runner.build_dataloader(cfg[field]),
                              fp16=args.fp16)
     index.save(args.out)

@@ -17,6 +17,8 @@ from runner_setup import (LAUNCHERS, finish_distributed, load_config,
                           set_dataloader_defaults, set_local_rank,
                           set_work_dir, setup_distributed)
 
+from mmcnclip.models.inference import PRECISIONS
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Parse the command line.
@@ -65,7 +67,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--amp', action='store_true',
         help='test with automatic mixed precision')
     parser.add_argument(
-        '--prepare', choices=['fp32', 'bf16', 'fp16'],
+        '--prepare', choices=list(PRECISIONS),
         help='after loading the checkpoint, fold weights and fuse layers for '
         'inference (mmcnclip.PrepareForInferenceHook) in this precision; '
         'fp32 results equal the unprepared model up to rounding')

@@ -1,13 +1,10 @@
 """Prepare the model for fast inference right before a test run."""
 
-import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from mmcnclip.models.inference import prepare_for_inference
+from mmcnclip.models.inference import PRECISIONS, prepare_for_inference
 from mmcnclip.registry import HOOKS
-
-DTYPES = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
 @HOOKS.register_module()
@@ -37,8 +34,8 @@ class PrepareForInferenceHook(Hook):
                  dtype: str = 'fp32',
                  channels_last: bool = True,
                  fuse_linear: bool = True):
-        if dtype not in DTYPES:
-            raise ValueError(f'dtype must be one of {list(DTYPES)}, got '
+        if dtype not in PRECISIONS:
+            raise ValueError(f'dtype must be one of {list(PRECISIONS)}, got '
                              f'{dtype!r}')
         self.dtype = dtype
         self.channels_last = channels_last
@@ -48,7 +45,7 @@ class PrepareForInferenceHook(Hook):
         model = runner.model
         if is_model_wrapper(model):
             model = model.module
-        prepare_for_inference(model, dtype=DTYPES[self.dtype],
+        prepare_for_inference(model, dtype=PRECISIONS[self.dtype],
                               channels_last=self.channels_last,
                               fuse_linear=self.fuse_linear)
         runner.logger.info(f'Model prepared for inference ({self.dtype}, '

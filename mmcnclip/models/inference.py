@@ -21,6 +21,9 @@ from .layers.transformer import MLP, LayerNorm, QuickGELU
 #: The constant of QuickGELU ``x * sigmoid(1.702 * x)``.
 QUICK_GELU_ALPHA = 1.702
 LOW_PRECISION_DTYPES = (torch.bfloat16, torch.float16)
+#: precision names of the command line and configs -> ``dtype`` argument
+#: of :func:`prepare_for_inference`
+PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
 def fold_quick_gelu_(model: nn.Module) -> int:
