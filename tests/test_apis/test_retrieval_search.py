@@ -1,18 +1,16 @@
 """Feature extraction into a RetrievalIndex, chunked search, the two tools."""
-import os
 import os.path as osp
 import re
-import subprocess
 import sys
 
 import pytest
 import torch
+from conftest import REPO, run_tool
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmcnclip.apis import (RetrievalIndex, extract_features, image_to_text,
                            init_retrieval_model, text_to_image)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(REPO, 'configs', 'shapes', 'cn-clip_tiny_shapes.py')
 sys.path.insert(0, osp.join(REPO, 'tools'))
 sys.path.insert(0, osp.join(REPO, 'tools', 'data'))
@@ -168,16 +166,6 @@ def test_100k_gallery_bounded_memory(dtype):
     assert (q_chunk, g_chunk) in probe.shapes  # chunked score matrices
     bound = max(q_chunk * g_chunk, g_chunk * dim)  # scores, fp32 chunk copy
     assert probe.largest <= bound < 20 * num, probe.largest
-
-
-def run_tool(name, *args):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO + os.pathsep +
-               os.environ.get('PYTHONPATH', ''))
-    out = subprocess.run([sys.executable, osp.join(REPO, 'tools', name),
-                          *args], capture_output=True, text=True, env=env,
-                         cwd=REPO)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return out.stdout
 
 
 def test_tools(setup, tmp_path):

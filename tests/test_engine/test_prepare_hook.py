@@ -36,7 +36,7 @@ def test_prepares_model_in_precision():
     assert model.mlp.fc1.weight.dtype == torch.bfloat16
 
 
-def test_unwraps_model_wrappers(monkeypatch):
+def test_unwraps_model_wrappers():
     model = _Tiny()
     # A wrapper without a process group: only .module matters to the hook.
     wrapper = MMDistributedDataParallel.__new__(MMDistributedDataParallel)

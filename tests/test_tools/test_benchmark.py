@@ -1,20 +1,11 @@
 """tools/benchmark.py runs end to end (smallest settings; no timing checks)."""
-import os
-import os.path as osp
 import re
-import subprocess
-import sys
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from conftest import run_tool
 
 
 def _benchmark(*args):
-    proc = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'benchmark.py'), *args],
-        capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, OMP_NUM_THREADS='1'))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout
+    return run_tool('benchmark.py', *args)
 
 
 def _rows(out, names):
