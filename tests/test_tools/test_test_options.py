@@ -1,0 +1,68 @@
+"""tools/test.py options the user's way (subprocess) on the tiny shapes
+model with random weights: ``--tta``."""
+import os.path as osp
+import pickle
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from conftest import REPO, run_tool
+
+ZS_CFG = osp.join(REPO, 'configs', 'shapes', 'cn-clip_tiny_shapes_zeroshot.py')
+RET_CFG = osp.join(REPO, 'configs', 'shapes', 'cn-clip_tiny_shapes.py')
+
+
+@pytest.fixture(scope='module')
+def shapes(tmp_path_factory):
+    """Shapes data (12 zero-shot test images) and a random tiny
+    checkpoint."""
+    import mmcnclip  # noqa: F401
+    from mmcnclip.registry import MODELS
+    root = tmp_path_factory.mktemp('shapes')
+    run_tool(osp.join('data', 'make_shapes_dataset.py'), str(root / 'data'),
+             '--train', '4', '--test', '12', '--seed', '0')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(RET_CFG).model)
+    ckpt = root / 'tiny.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    return root, str(ckpt)
+
+
+def zero_shot(shapes, config, *args):
+    """Run tools/test.py on a zero-shot config; return the dumped scores."""
+    root, ckpt = shapes
+    out = root / f'preds_{len(list(root.glob("preds_*")))}.pkl'
+    run_tool('test.py', config, ckpt, '--work-dir', str(root / 'work'),
+             '--out', str(out), *args, '--cfg-options',
+             f'test_dataloader.dataset.data_root={root}/data/zeroshot',
+             f'model.text_prototype={root}/data/zeroshot/label_cn.txt')
+    with open(out, 'rb') as f:
+        return torch.stack([p['pred_score'] for p in pickle.load(f)])
+
+
+def test_tta_averages_image_and_flip(shapes):
+    plain = zero_shot(shapes, ZS_CFG)
+    tta = zero_shot(shapes, ZS_CFG, '--tta')
+    flipped_cfg = shapes[0] / 'flipped.py'
+    flipped_cfg.write_text(
+        f'_base_ = [{ZS_CFG!r}]\n'
+        'test_dataloader = dict(dataset=dict(pipeline=[\n'
+        "    dict(type='mmcnclip.LoadImagePIL'),\n"
+        "    dict(type='mmcnclip.PILResize', scale=32),\n"
+        "    dict(type='RandomFlip', prob=1.),\n"
+        "    dict(type='PackInputs')]))\n")
+    flipped = zero_shot(shapes, str(flipped_cfg))
+    assert (plain - flipped).abs().max() > 1e-4  # not a vacuous check
+    torch.testing.assert_close(tta, (plain + flipped) / 2)
+
+
+def test_tta_on_retrieval_config_is_a_clear_error(shapes):
+    import subprocess
+    import sys
+    root, ckpt = shapes
+    out = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'test.py'), RET_CFG, ckpt,
+         '--tta'], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert out.returncode != 0
+    assert 'not a classifier' in out.stderr, out.stderr[-2000:]
