@@ -8,6 +8,6 @@ _base_ = [
 
 model = dict(
     type='mmcnclip.ZeroShotClassifier',
-    text_prototype='cifar100',  # set name, list or label file
+    classes='cifar100',  # set name, list or label file
     text_prompt='openai',  # template set name or list
 )

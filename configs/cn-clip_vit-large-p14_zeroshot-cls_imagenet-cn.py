@@ -8,6 +8,6 @@ _base_ = [
 
 model = dict(
     type='mmcnclip.ZeroShotClassifier',
-    text_prototype='imagenet',  # set name, list or label file
+    classes='imagenet',  # set name, list or label file
     text_prompt='imagenet',  # template set name or list
 )

@@ -17,6 +17,10 @@ default_hooks = dict(
     visualization=dict(type='VisualizationHook', enable=False),
 )
 
+# zero-shot models take the dataset's classes when the config names none,
+# and a different number of classes is an error.
+custom_hooks = [dict(type='mmcnclip.DatasetClassesHook')]
+
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -1,4 +1,5 @@
 """Runner hooks of mmcnclip."""
+from .dataset_classes_hook import DatasetClassesHook
 from .prepare_hook import PrepareForInferenceHook
 
-__all__ = ['PrepareForInferenceHook']
+__all__ = ['DatasetClassesHook', 'PrepareForInferenceHook']

@@ -1,7 +1,9 @@
-"""tools/test.py options the user's way (subprocess) on the tiny shapes
-model with random weights: ``--tta``."""
+"""tools/test.py the user's way (subprocess) on the tiny shapes model with
+random weights: ``--tta``, the model's classes versus the dataset's."""
 import os.path as osp
 import pickle
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -57,12 +59,31 @@ def test_tta_averages_image_and_flip(shapes):
     torch.testing.assert_close(tta, (plain + flipped) / 2)
 
 
-def test_tta_on_retrieval_config_is_a_clear_error(shapes):
-    import subprocess
-    import sys
-    root, ckpt = shapes
+def failing_test_py(*args) -> str:
+    """Run tools/test.py expecting failure; return its stderr."""
     out = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'test.py'), RET_CFG, ckpt,
-         '--tta'], capture_output=True, text=True, cwd=REPO, timeout=600)
-    assert out.returncode != 0
-    assert 'not a classifier' in out.stderr, out.stderr[-2000:]
+        [sys.executable, osp.join(REPO, 'tools', 'test.py'), *args],
+        capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert out.returncode != 0, out.stdout[-2000:]
+    return out.stderr
+
+
+def test_tta_on_retrieval_config_is_a_clear_error(shapes):
+    err = failing_test_py(RET_CFG, shapes[1], '--tta')
+    assert 'not a classifier' in err, err[-2000:]
+
+
+def test_model_and_dataset_classes_agree(shapes):
+    root, ckpt = shapes
+    data = f'test_dataloader.dataset.data_root={root}/data/zeroshot'
+    err = failing_test_py(ZS_CFG, ckpt, '--work-dir', str(root / 'work'),
+                          '--cfg-options', data, 'model.classes=[猫,狗,鸟]')
+    assert 'has 3 classes (猫, 狗, 鸟) but the test dataset ' \
+        '(ZeroShotImageFolder) has 12' in err, err[-2000:]
+
+    out = run_tool('test.py', ZS_CFG, ckpt, '--work-dir', str(root / 'work'),
+                   '--cfg-options', data, 'model.classes=None')
+    log = open(sorted((root / 'work').glob('*/*.log'))[-1],
+               encoding='utf-8').read()
+    assert 'The model takes the 12 classes of the test dataset' in log, \
+        out[-2000:]
