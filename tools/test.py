@@ -146,8 +146,8 @@ def merge_args(cfg, args):
         hooks = cfg.get('default_hooks', {})
         if 'visualization' not in hooks:
             raise ValueError(
-                '--show/--show-dir need a VisualizationHook: set '
-                'default_hooks.visualization=dict(type="VisualizationHook") '
+                '--show/--show-dir need a visualization hook: set '
+                'default_hooks.visualization=dict(type="mmcnclip.PredictionPicturesHook") '
                 '(configs/_base_/default_runtime.py has one)')
         hooks.visualization.update(
             enable=True, show=args.show, wait_time=args.wait_time,

@@ -87,3 +87,30 @@ def test_model_and_dataset_classes_agree(shapes):
                encoding='utf-8').read()
     assert 'The model takes the 12 classes of the test dataset' in log, \
         out[-2000:]
+
+
+def test_show_dir_pictures(shapes):
+    """Zero-shot: one picture per image with top-5 Chinese labels;
+    retrieval: text -> images and image -> texts pictures."""
+    from PIL import Image
+    root, ckpt = shapes
+    zs_dir, ret_dir = root / 'pics_zs', root / 'pics_ret'
+    zero_shot(shapes, ZS_CFG, '--show-dir', str(zs_dir))
+    pictures = sorted(zs_dir.glob('*.png'))
+    assert len(pictures) == 12
+    assert Image.open(pictures[0]).size[0] > 300  # image + label panel
+    run_tool('test.py', RET_CFG, ckpt, '--work-dir', str(root / 'work'),
+             '--show-dir', str(ret_dir), '--interval', '4', '--cfg-options',
+             f'test_dataloader.dataset.data_root={root}/data')
+    assert len(list((ret_dir / 'text_to_image').glob('*.png'))) == 3
+    assert len(list((ret_dir / 'image_to_text').glob('*.png'))) == 3
+
+
+def test_cjk_font_draws_chinese():
+    """Two different Chinese characters render differently (a font without
+    them draws the same empty box twice)."""
+    from PIL import ImageFont
+
+    from mmcnclip.visualization import find_cjk_font
+    font = ImageFont.truetype(find_cjk_font(), 24)
+    assert bytes(font.getmask('圆')) != bytes(font.getmask('形'))
