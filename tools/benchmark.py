@@ -382,7 +382,7 @@ def _load_in_subprocess(mode: str, cfg: str, path: str) -> dict:
         'from tools.benchmark import _proc_status_kb\n'
         'from mmengine.config import Config\n'
         'from mmengine.runner import load_checkpoint\n'
-        'from mmcnclip.checkpoint.io import load_pretrained\n'
+        'from mmcnclip.checkpoint import load_pretrained\n'
         'from mmcnclip.registry import MODELS\n'
         'cfg = Config.fromfile(%r).model\n'
         'rss0 = _proc_status_kb("VmRSS") * 1024\n'
