@@ -1,6 +1,7 @@
 from .convert import (CheckpointMismatchError, check_state_dict,
                       convert_state_dict, detect_format)
-from .io import CheckpointSafetyError, load_checkpoint_file, load_pretrained
+from .io import CheckpointSafetyError, load_checkpoint_file
+from .low_memory import load_pretrained
 from .model_hook import LoadsAnyCheckpointLayout
 
 __all__ = [
