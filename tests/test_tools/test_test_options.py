@@ -2,14 +2,12 @@
 random weights: ``--tta``, the model's classes versus the dataset's."""
 import os.path as osp
 import pickle
-import subprocess
 import sys
 
 import pytest
 import torch
+from helpers.processes import REPO, run, run_tool
 from mmengine.config import Config
-
-from conftest import REPO, run_tool
 
 ZS_CFG = osp.join(REPO, 'configs', 'shapes', 'cn-clip_tiny_shapes_zeroshot.py')
 RET_CFG = osp.join(REPO, 'configs', 'shapes', 'cn-clip_tiny_shapes.py')
@@ -61,9 +59,8 @@ def test_tta_averages_image_and_flip(shapes):
 
 def failing_test_py(*args) -> str:
     """Run tools/test.py expecting failure; return its stderr."""
-    out = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'test.py'), *args],
-        capture_output=True, text=True, cwd=REPO, timeout=600)
+    out = run([sys.executable, osp.join(REPO, 'tools', 'test.py'), *args],
+              check=False)
     assert out.returncode != 0, out.stdout[-2000:]
     return out.stderr
 

@@ -2,15 +2,12 @@
 plain OptimWrapper by default (trains on CPU), ``--amp`` explained on a
 CPU-only machine, ``--auto-scale-lr`` with the base batch size given by
 ``--cfg-options``."""
-import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
 import torch
-
-from conftest import REPO, run_tool
+from helpers.processes import REPO, run, run_tool
 
 CONFIG = osp.join(REPO, 'configs', 'cn-clip_resnet50_retrieval_muge-finetune.py')
 
@@ -38,12 +35,8 @@ def test_finetune_config_trains_on_cpu_with_auto_scale_lr(shapes, tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
 def test_amp_on_cpu_is_a_clear_error(tmp_path):
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep +
-               os.environ.get('PYTHONPATH', ''))
-    out = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'train.py'), CONFIG,
-         '--amp', '--work-dir', str(tmp_path)],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    out = run([sys.executable, osp.join(REPO, 'tools', 'train.py'), CONFIG,
+               '--amp', '--work-dir', str(tmp_path)], check=False)
     assert out.returncode != 0
     assert '--amp' in out.stderr and 'GPU' in out.stderr, out.stderr[-2000:]
     assert 'Traceback' not in out.stderr, out.stderr[-2000:]
