@@ -9,7 +9,8 @@ retrieval. Prints a table and where the checkpoint, logs and pictures went.
 
 Examples:
     python demo/quickstart.py                       # ~3-5 minutes on CPU
-    python demo/quickstart.py --train 256 --iters 20  # a smoke run
+    python demo/quickstart.py --train 64 --test 12 --iters 4 --batch-size 16
+                                                    # a smoke run
 """
 import argparse
 import os
@@ -48,11 +49,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='held-out images, >= 12 (default 240)')
     parser.add_argument('--iters', type=int, default=400,
                         help='training iterations of batch 64 (default 400)')
+    parser.add_argument('--batch-size', type=int, default=64,
+                        help='training batch size (default 64)')
     parser.add_argument('--threads', type=int, default=os.cpu_count() or 1,
                         help='CPU threads of the tools (default: all)')
     args = parser.parse_args(argv)
     if args.iters < 2:
         parser.error('--iters must be >= 2')
+    if not 1 <= args.batch_size <= args.train:
+        parser.error('--batch-size must be between 1 and --train')
     return args
 
 
@@ -111,10 +116,12 @@ def metric(output: str, key: str) -> float:
     return float(found[-1])
 
 
-def schedule_options(iters: int) -> List[str]:
-    """``--cfg-options`` that fit the tiny config's schedule to ``iters``."""
+def schedule_options(iters: int, batch_size: int) -> List[str]:
+    """``--cfg-options`` that fit the tiny config's schedule to ``iters``
+    of ``batch_size``."""
     warmup = min(40, iters // 2)
     return [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+            f'train_dataloader.batch_size={batch_size}',
             f'default_hooks.checkpoint.interval={iters}',
             f'param_scheduler.0.end={warmup}',
             f'param_scheduler.1.begin={warmup}',
@@ -136,13 +143,13 @@ def quickstart(args: argparse.Namespace) -> Dict[str, float]:
               '--seed', '0'], osp.join(logs, 'data.log'), env)
 
     print(f'2/4 training the tiny model from scratch ({args.iters} '
-          'iterations on CPU)')
+          f'iterations of batch {args.batch_size} on CPU)')
     train_dir = osp.join(work, 'train')
     data_opts = [f'{split}_dataloader.dataset.data_root={data}'
                  for split in ('train', 'val', 'test')]
     run_tool('train.py', [TRAIN_CFG, '--work-dir', train_dir,
                           '--cfg-options', *data_opts,
-                          *schedule_options(args.iters)],
+                          *schedule_options(args.iters, args.batch_size)],
              osp.join(logs, 'train.log'), env, total_iters=args.iters)
     ckpt = osp.join(train_dir, f'iter_{args.iters}.pth')
 
