@@ -18,5 +18,7 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
 # linear lr scaling with `tools/train.py --auto-scale-lr`
 auto_scale_lr = dict(base_batch_size=128 * 8)
