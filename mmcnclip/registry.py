@@ -11,6 +11,8 @@ from mmengine.registry import Registry
 from mmpretrain.registry import DATASETS as PRETRAIN_DATASETS
 from mmpretrain.registry import HOOKS as PRETRAIN_HOOKS
 from mmpretrain.registry import METRICS as PRETRAIN_METRICS
+from mmpretrain.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as PRETRAIN_OPTIM_WRAPPER_CONSTRUCTORS
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 from mmpretrain.registry import TRANSFORMS as PRETRAIN_TRANSFORMS
 
@@ -29,6 +31,10 @@ METRICS = Registry(
 HOOKS = Registry(
     'hook', parent=PRETRAIN_HOOKS, scope='mmcnclip',
     locations=['mmcnclip.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=PRETRAIN_OPTIM_WRAPPER_CONSTRUCTORS, scope='mmcnclip',
+    locations=['mmcnclip.engine'])
 
 
 def _reachable_from_every_scope(registry: Registry) -> None:
@@ -43,5 +49,6 @@ def _reachable_from_every_scope(registry: Registry) -> None:
                                                        registry)
 
 
-for _registry in (MODELS, DATASETS, TRANSFORMS, METRICS, HOOKS):
+for _registry in (MODELS, DATASETS, TRANSFORMS, METRICS, HOOKS,
+                  OPTIM_WRAPPER_CONSTRUCTORS):
     _reachable_from_every_scope(_registry)
