@@ -15,6 +15,8 @@ model = dict(
     type='mmcnclip.ZeroShotClassifier',
     text_prototype=data_root + '/label_cn.txt',  # set name, list or label file
     text_prompt='openai',  # template set name or list
+    # x100 like cn_clip/eval/zeroshot_evaluation.py; None: logit_scale.exp()
+    head=dict(score_scale=100.),
 )
 test_dataloader = dict(
     dataset=dict(data_root=data_root))
