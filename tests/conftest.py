@@ -6,6 +6,7 @@ in its native checkpoint format, which mmcnclip then loads through its normal
 loading path.
 """
 import json
+import logging
 import os
 import os.path as osp
 import subprocess
@@ -148,3 +149,30 @@ def run_tool(name: str, *args: str, timeout: int = 600) -> str:
                          cwd=REPO, timeout=timeout)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out.stdout
+
+
+class _Records(logging.Handler):
+    """Collects the records of a logger."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def messages(self, level=logging.WARNING) -> list:
+        """Messages logged at exactly ``level``."""
+        return [r.getMessage() for r in self.records if r.levelno == level]
+
+
+@pytest.fixture
+def mm_log():
+    """Records of mmengine's current logger (what ``print_log(...,
+    logger='current')`` writes) during the test."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    handler = _Records()
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
