@@ -16,6 +16,9 @@ import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 
+from .file_check import (READ_ERRORS, SAFETENSORS, TORCH_ZIP,
+                         check_checkpoint_file, corrupt_file_error)
+
 #: Weight files looked for, in order, inside a Hugging Face model folder.
 HF_WEIGHT_FILES = ('model.safetensors', 'pytorch_model.bin')
 
@@ -101,17 +104,24 @@ def load_checkpoint_file(path: str, map_location='cpu') -> dict:
     Raises:
         CheckpointSafetyError: The pickle references globals beyond tensors
             and mmengine's training metadata.
+        CheckpointFileError: The file is empty, truncated, corrupt, not a
+            checkpoint or in another format than its extension says.
     """
     path = resolve_weight_file(path)
-    if path.endswith('.safetensors'):
+    kind = check_checkpoint_file(path)
+    if kind == SAFETENSORS:
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
         device = map_location if isinstance(map_location, str) else 'cpu'
-        return load_file(path, device=device)
+        try:
+            return load_file(path, device=device)
+        except (SafetensorError, *READ_ERRORS) as err:
+            raise corrupt_file_error(path, kind, err) from None
     try:
         with torch.serialization.safe_globals(mmengine_checkpoint_globals()):
             return torch.load(
                 path, map_location=map_location, weights_only=True,
-                mmap=_is_zip(path))
+                mmap=kind == TORCH_ZIP)
     except pickle.UnpicklingError as err:
         raise CheckpointSafetyError(
             f'Refusing to load {path}: it contains Python objects that '
@@ -119,12 +129,8 @@ def load_checkpoint_file(path: str, map_location='cpu') -> dict:
             'back to full pickle (it can run arbitrary code). If you trust '
             'the file, re-save its tensors with torch.save(state_dict). '
             f'Details: {err}') from None
-
-
-def _is_zip(path: str) -> bool:
-    """Whether ``path`` uses torch's zip format (which supports mmap)."""
-    with open(path, 'rb') as f:
-        return f.read(4) == b'PK\x03\x04'
+    except READ_ERRORS as err:
+        raise corrupt_file_error(path, kind, err) from None
 
 
 def register_mmengine_loader():

@@ -196,6 +196,26 @@ def test_train_py(setup, tmp_path):
                            last['state_dict']['head.fc.weight'])
 
 
+@pytest.mark.parametrize('tool,content,message', [
+    ('train.py --resume', b'', 'is empty (0 bytes)'),
+    ('test.py', b'hello\n' * 9, 'is not a checkpoint'),
+])
+def test_broken_checkpoint_is_named(setup, tmp_path, tool, content,
+                                    message):
+    """A zero-byte or text checkpoint names the file and the problem."""
+    ckpt = tmp_path / 'broken.pth'
+    ckpt.write_bytes(content)
+    script, *flag = tool.split()
+    args = [setup['cfg'], *flag, str(ckpt), '--work-dir', str(tmp_path / 'w')]
+    proc = subprocess.run(
+        [sys.executable, osp.join(TOOLS, script), *args], cwd=tmp_path,
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert f'{ckpt} {message}' in proc.stderr, proc.stderr[-5000:]
+    assert 'CheckpointFileError' in proc.stderr
+
+
 def test_dist_train_sh_two_cpu_processes(setup, tmp_path):
     work = tmp_path / 'work'
     log = _run(['bash', osp.join(TOOLS, 'dist_train.sh'), setup['cfg'], '2',
