@@ -12,6 +12,8 @@ from torch import nn
 
 from mmcnclip.registry import MODELS
 from mmcnclip.text import ChineseTokenizer, get_classnames, get_templates
+from mmcnclip.text.prompts import (is_builtin_classnames,
+                                   warn_ambiguous_classnames)
 from ..text_encoding import EncodesText
 from . import prototype_cache as pc
 
@@ -147,6 +149,13 @@ class ZeroShotClsHead(EncodesText, ClsHead):
     @classnames.setter
     def classnames(self, spec) -> None:
         self._classnames = tuple(get_classnames(spec))
+        if not is_builtin_classnames(spec):
+            warn_ambiguous_classnames(self._classnames, self._class_tokens)
+
+    def _class_tokens(self, name: str) -> tuple:
+        """What the text tower sees of a class name (its token ids)."""
+        return tuple(self.tokenizer.tokenize_to_ids(
+            official_prompt_text(name)))
 
     @property
     def templates(self) -> Tuple[str, ...]:
