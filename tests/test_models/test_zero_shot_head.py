@@ -151,9 +151,6 @@ def test_cache_file(tmp_path):
     assert changed.num_encoded_prompts == len(CLASSES) * len(TEMPLATES)
     assert (new - protos).abs().max() > 1e-3
 
-    torch.save({'something': 'else'}, path)
-    with pytest.raises(ValueError, match='not a text prototype cache'):
-        tiny_head(cache_file=path).get_prototypes()
 
 
 def test_predict_scores():
