@@ -2,14 +2,13 @@
 import hashlib
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
-from conftest import REPO
+from helpers.processes import run
 from mmcnclip.checkpoint import load_checkpoint_file
 from mmcnclip.registry import MODELS
 from test_converter import TOOL, load_tool
@@ -74,14 +73,11 @@ def test_destination_naming_the_source_is_refused(hf_folder, tmp_path,
 
 
 def run_converter(src, dst, file_blocks=None):
-    """Run the converter CLI, optionally under ``ulimit -f``."""
+    """Run the converter CLI, optionally under ``ulimit -f`` (KiB)."""
     cmd = f'exec "{sys.executable}" "{TOOL}" "{src}" "{dst}"'
     if file_blocks:
         cmd = f'ulimit -f {file_blocks}; {cmd}'
-    env = dict(os.environ, OMP_NUM_THREADS='1',
-               PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    return subprocess.run(['bash', '-c', cmd], capture_output=True,
-                          text=True, env=env, timeout=600)
+    return run(['bash', '-c', cmd], check=False)
 
 
 def test_disk_full_keeps_the_existing_destination(hf_folder, tmp_path):
