@@ -10,6 +10,7 @@ configs/shapes/cn-clip_tiny_shapes.py)::
     python tools/gallery.py serve --db gallery.db --port 8000
 """
 import argparse
+import contextlib
 import json
 import os.path as osp
 import sys
@@ -93,9 +94,15 @@ def run_index(args) -> dict:
     return summary
 
 
+def open_gallery(args) -> GallerySearch:
+    # loading messages go to stderr: stdout is the results (--json)
+    with contextlib.redirect_stdout(sys.stderr):
+        return GallerySearch(args.db, args.config, args.checkpoint,
+                             args.device)
+
+
 def run_search(args) -> list:
-    gallery = GallerySearch(args.db, args.config, args.checkpoint,
-                            args.device)
+    gallery = open_gallery(args)
     hits = gallery.search(text=args.text, image=args.image, k=args.topk,
                           text_weight=args.text_weight)
     if args.json:
@@ -108,8 +115,7 @@ def run_search(args) -> list:
 
 def run_serve(args) -> None:
     from mmcnclip.gallery.webapp import create_app, serve
-    gallery = GallerySearch(args.db, args.config, args.checkpoint,
-                            args.device)
+    gallery = open_gallery(args)
     thumbs = ThumbnailCache(args.thumbs or f'{args.db}.thumbs')
     serve(create_app(gallery, thumbs), args.host, args.port)
 

@@ -26,8 +26,8 @@ def _faiss():
 
 
 def ivf_lists(n: int) -> int:
-    """Number of IVF cells for ``n`` vectors (about 4 sqrt(n))."""
-    return max(1, min(n // 39, int(4 * math.sqrt(n))))
+    """Number of IVF cells for ``n`` vectors (about sqrt(n): quick to train on few cores)."""
+    return max(1, min(n // 39, int(math.sqrt(n))))
 
 
 class VectorIndex:
