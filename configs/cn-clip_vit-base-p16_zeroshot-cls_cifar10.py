@@ -10,4 +10,6 @@ model = dict(
     type='mmcnclip.ZeroShotClassifier',
     classes='cifar10',  # set name, list or label file
     text_prompt='openai',  # template set name or list
+    # x100 like cn_clip/eval/zeroshot_evaluation.py; None: logit_scale.exp()
+    head=dict(score_scale=100.),
 )

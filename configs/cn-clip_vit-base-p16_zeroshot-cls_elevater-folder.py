@@ -16,6 +16,8 @@ data_root = 'data/datasets/cifar-100'
 model = dict(
     type='mmcnclip.ZeroShotClassifier',
     text_prompt='openai',  # template set name or list
+    # x100 like cn_clip/eval/zeroshot_evaluation.py; None: logit_scale.exp()
+    head=dict(score_scale=100.),
 )
 test_dataloader = dict(
     dataset=dict(data_root=data_root))

@@ -5,6 +5,7 @@ from its own json configs, given seeded non-trivial random weights and saved
 in its native checkpoint format, which mmcnclip then loads through its normal
 loading path.
 """
+import logging
 import math
 import os.path as osp
 
@@ -135,3 +136,30 @@ def smooth_image(path, seed):
     img = Image.fromarray(coarse).resize((64, 48), Image.BILINEAR)
     img.save(path, quality=95)
     return str(path)
+
+
+class _Records(logging.Handler):
+    """Collects the records of a logger."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def messages(self, level=logging.WARNING) -> list:
+        """Messages logged at exactly ``level``."""
+        return [r.getMessage() for r in self.records if r.levelno == level]
+
+
+@pytest.fixture
+def mm_log():
+    """Records of mmengine's current logger (what ``print_log(...,
+    logger='current')`` writes) during the test."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    handler = _Records()
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)

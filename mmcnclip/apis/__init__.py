@@ -1,10 +1,12 @@
-"""High-level inference APIs (embeddings, feature extraction and retrieval
-search)."""
+"""High-level inference APIs (classification inferencer, embeddings,
+feature extraction and retrieval search)."""
 from .embedding import MultiModalEmbedding
+from .image_classification import ImageClassificationInferencer
 from .retrieval import (RetrievalIndex, extract_features, image_to_text,
                         init_retrieval_model, text_to_image)
 
 __all__ = [
-    'MultiModalEmbedding', 'RetrievalIndex', 'extract_features', 'image_to_text',
-    'init_retrieval_model', 'text_to_image'
+    'ImageClassificationInferencer', 'MultiModalEmbedding', 'RetrievalIndex',
+    'extract_features', 'image_to_text', 'init_retrieval_model',
+    'text_to_image'
 ]
