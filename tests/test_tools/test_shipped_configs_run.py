@@ -22,7 +22,8 @@ from test_datasets.cifar_files import write_cifar10, write_cifar100
 from test_datasets.retrieval_files import (build_official_lmdb,
                                            smooth_image, tiny_retrieval_set)
 
-from conftest import REPO, run_tool
+from conftest import REPO
+from helpers.processes import run_tool
 from mmcnclip.registry import MODELS
 
 TINY = dict(_delete_=True, embed_dims=32, num_layers=1, num_heads=2,
@@ -127,7 +128,7 @@ def zero_shot_data(tmp_path, dataset_type):
         return [f'test_dataloader.dataset.data_root={root}']
     image_folder(root)
     return [f'test_dataloader.dataset.data_root={root}',
-            f'model.text_prototype={root}/label_cn.txt']
+            f'model.classes={root}/label_cn.txt']
 
 
 def metrics_line(log, key):
