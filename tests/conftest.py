@@ -148,3 +148,15 @@ def run_tool(name: str, *args: str, timeout: int = 600) -> str:
                          cwd=REPO, timeout=timeout)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out.stdout
+
+
+class PromptCounter:
+    """Counts the prompts a model's text encoder encodes (a forward hook),
+    to check when zero-shot prototypes are (re)built."""
+
+    def __init__(self, model):
+        self.count = 0
+        model.text_encoder.register_forward_hook(self._hook)
+
+    def _hook(self, module, inputs, output):
+        self.count += inputs[0].shape[0]

@@ -16,10 +16,9 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .layers.fused_linear import fuse_linear_layers_
-from .layers.transformer import MLP, LayerNorm, QuickGELU
+from .layers.transformer import (MLP, QUICK_GELU_ALPHA, LayerNorm,
+                                 QuickGELU)
 
-#: The constant of QuickGELU ``x * sigmoid(1.702 * x)``.
-QUICK_GELU_ALPHA = 1.702
 LOW_PRECISION_DTYPES = (torch.bfloat16, torch.float16)
 #: precision names of the command line and configs -> ``dtype`` argument
 #: of :func:`prepare_for_inference`

@@ -9,6 +9,8 @@ from typing import Callable, Dict, List, Optional
 from mmengine.logging import print_log
 from PIL import Image, UnidentifiedImageError
 
+from mmcnclip.text import normalize_text
+
 
 class BadRowError(ValueError):
     """A row of a dataset file cannot be used; names the file and row."""
@@ -24,11 +26,6 @@ def norm_id(value):
     if not text:
         raise ValueError('empty id')
     return int(text) if text.lstrip('-').isdigit() else text
-
-
-def preprocess_text(text: str) -> str:
-    """Official caption normalisation (``cn_clip/training/data.py``)."""
-    return text.lower().replace('“', '"').replace('”', '"')
 
 
 def decode_base64_image(data, where: str) -> Image.Image:
@@ -107,7 +104,7 @@ def read_texts_jsonl(path: str, checker: RowChecker,
                 checker.bad(path, f'{where}: duplicate text_id {text_id!r}')
                 continue
             seen.add(text_id)
-            texts.append(dict(text_id=text_id, text=preprocess_text(text),
+            texts.append(dict(text_id=text_id, text=normalize_text(text),
                               image_ids=image_ids))
     return texts
 
