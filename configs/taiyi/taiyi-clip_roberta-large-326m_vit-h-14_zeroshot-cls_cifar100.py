@@ -10,6 +10,6 @@ _base_ = [
 
 model = dict(
     type='mmcnclip.ZeroShotClassifier',
-    text_prototype='cifar100',
+    classes='cifar100',
     text_prompt='openai',
 )

@@ -10,6 +10,6 @@ _base_ = [
 
 model = dict(
     type='mmcnclip.ZeroShotClassifier',
-    text_prototype='imagenet',
+    classes='imagenet',
     text_prompt='imagenet',
 )

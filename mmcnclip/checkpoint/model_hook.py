@@ -55,7 +55,7 @@ class LoadsAnyCheckpointLayout:
             cfg.pop('image'), cfg.pop('text'), **cfg)
         # Through _load_from_state_dict below: strict key/shape check.
         self.load_state_dict(merged)
-        self._is_init = True
+        self.is_init = True
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         own = {k[len(prefix):]: state_dict.pop(k)

@@ -12,6 +12,8 @@ from torch import nn
 from mmcnclip.registry import MODELS
 from mmcnclip.text import (build_prompts, get_classnames, get_templates,
                            normalize_text)
+from mmcnclip.text.prompts import (is_builtin_classnames,
+                                   warn_ambiguous_classnames)
 from . import prototype_cache as pc
 
 #: In-memory prototype sets kept at once (e.g. evaluation + training ones).
@@ -49,11 +51,13 @@ class ZeroShotClsHead(ClsHead):
     ``tokenizer``/``encode_text`` and scales with its ``logit_scale``.
 
     Prototypes without gradients are cached. The cache key holds a
-    fingerprint of the text-tower weights (see
+    fingerprint of the whole text tower (see
     :func:`~mmcnclip.models.heads.prototype_cache.weights_fingerprint`), the
-    class names, the templates, dtype and device; any change rebuilds them.
-    With ``cache_file`` they are also stored on disk, keyed by a hash of the
-    weights, so that another run does not encode them again.
+    class names, the templates, the tokenizer, dtype and device; any change
+    rebuilds them. With ``cache_file`` they are also stored on disk, keyed
+    by a hash of the weights, class names, templates, vocabulary, context
+    length, text normalisation and dtype, so that another run does not
+    encode them again; a cache file problem is a warning, never an error.
 
     In training mode, unless the model's text tower is frozen
     (``freeze_text``), the prototypes of ``train_templates`` are computed
@@ -107,6 +111,7 @@ class ZeroShotClsHead(ClsHead):
         if text_batch_size < 1:
             raise ValueError(f'text_batch_size must be >= 1, got '
                              f'{text_batch_size}')
+        self._text = None
         self.classnames = classnames
         self.templates = templates
         self.train_templates = train_templates
@@ -114,7 +119,6 @@ class ZeroShotClsHead(ClsHead):
         self.cache_file = cache_file
         self.score_scale = score_scale
         self.progress = progress
-        self._text = None
         self._memory = OrderedDict()
         self._digests = {}
 
@@ -127,6 +131,7 @@ class ZeroShotClsHead(ClsHead):
         and ``freeze_text``, see :class:`~mmcnclip.models.text_tower.
         TextTower`); it is not registered as a submodule of the head."""
         self._text = TextTowerRef(owner)
+        self._warn_ambiguous_classnames()
 
     @property
     def text_tower(self) -> nn.Module:
@@ -154,6 +159,20 @@ class ZeroShotClsHead(ClsHead):
     @classnames.setter
     def classnames(self, spec) -> None:
         self._classnames = tuple(get_classnames(spec))
+        self._check_names = not is_builtin_classnames(spec)
+        if self._text is not None:
+            self._warn_ambiguous_classnames()
+
+    def _warn_ambiguous_classnames(self) -> None:
+        """Warn about user class names the text tower cannot tell apart
+        (needs the tokenizer: run when both are known)."""
+        if self._check_names:
+            warn_ambiguous_classnames(self._classnames, self._class_tokens)
+
+    def _class_tokens(self, name: str) -> tuple:
+        """What the text tower sees of a class name (its token ids)."""
+        return tuple(self.text_tower.tokenizer.tokenize_to_ids(
+            normalize_text(name)))
 
     @property
     def templates(self) -> Tuple[str, ...]:
@@ -229,11 +248,7 @@ class ZeroShotClsHead(ClsHead):
         return protos / protos.norm(dim=-1, keepdim=True)
 
     def _fingerprint(self) -> tuple:
-        tower = self.text_tower
-        # The projection's first weight also catches writes through
-        # ``.data`` (None for Taiyi's identity projection).
-        checksum = next(iter(tower.text_proj.parameters()), None)
-        return pc.weights_fingerprint(tower.text_modules(), checksum)
+        return pc.weights_fingerprint(self.text_tower.text_modules())
 
     def _from_file(self, fingerprint, classnames, templates):
         """Prototypes from ``cache_file`` (computed and stored on a miss)."""
@@ -241,17 +256,17 @@ class ZeroShotClsHead(ClsHead):
         if digest is None:
             digest = pc.weights_digest(self.text_tower.text_modules())
             self._digests = {fingerprint: digest}
-        key = pc.entry_key(digest, classnames, templates)
-        entry = pc.read_cache_file(self.cache_file).get(key)
-        if entry is not None:
-            print_log(f'Loaded text prototypes from {self.cache_file}',
-                      logger='current')
-            return entry['prototypes'].to(self.logit_scale.device)
-        protos = self.encode_prototypes(classnames, templates, self.progress)
-        if is_main_process():
-            pc.write_cache_entry(self.cache_file, key, classnames, templates,
-                                 protos)
-        return protos
+        tower = self.text_tower
+        request = pc.make_request(
+            digest, classnames, templates,
+            pc.tokenizer_fingerprint(tower.tokenizer),
+            pc.normalisation_fingerprint(normalize_text),
+            next(tower.text_encoder.parameters()).dtype)
+        return pc.cached_prototypes(
+            self.cache_file, request,
+            lambda: self.encode_prototypes(classnames, templates,
+                                           self.progress),
+            self.logit_scale.device)
 
     def get_prototypes(self, templates: Optional[Sequence[str]] = None
                        ) -> torch.Tensor:
@@ -266,7 +281,9 @@ class ZeroShotClsHead(ClsHead):
         """
         templates = self._templates if templates is None else tuple(templates)
         fingerprint = self._fingerprint()
-        key = (fingerprint, self._classnames, templates)
+        key = (fingerprint, self._classnames, templates,
+               id(self.text_tower.tokenizer),
+               self.text_tower.tokenizer.context_length)
         protos = self._memory.get(key)
         if protos is None:
             with torch.no_grad():
