@@ -22,6 +22,7 @@ from mmpretrain.datasets.transforms import PackInputs
 from torch import nn
 
 from mmcnclip.evaluation import chunked_topk
+from mmcnclip.models.inference import image_input_size
 from mmcnclip.registry import MODELS, TRANSFORMS
 
 #: marks files written by :meth:`RetrievalIndex.save`
@@ -426,20 +427,10 @@ def text_to_image(model: nn.Module,
     return _ranked(*index.search(feats, k, gallery='image'))
 
 
-def _image_size(model: nn.Module) -> int:
-    backbone = getattr(model, 'backbone', None)
-    grid, patch = getattr(backbone, 'grid', None), getattr(
-        backbone, 'patch_size', None)
-    if grid is None or patch is None:
-        raise ValueError(f'Cannot tell the input size of '
-                         f'{type(backbone).__name__}; pass the test pipeline')
-    return grid[0] * patch
-
-
 def _image_pipeline(model: nn.Module, pipeline) -> Compose:
     if pipeline is None:
         pipeline = [dict(type='mmcnclip.LoadImagePIL'),
-                    dict(type='mmcnclip.PILResize', scale=_image_size(model))]
+                    dict(type='mmcnclip.PILResize', scale=image_input_size(model))]
     transforms = [TRANSFORMS.build(t) if isinstance(t, dict) else t
                   for t in pipeline]
     if not any(isinstance(t, PackInputs) for t in transforms):
