@@ -5,10 +5,7 @@ from its own json configs, given seeded non-trivial random weights and saved
 in its native checkpoint format, which mmcnclip then loads through its normal
 loading path.
 """
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -114,15 +111,3 @@ def official_zero_shot_scores(official, pil_images, classnames, templates):
         feats = official(pixels, None)
         feats /= feats.norm(dim=-1, keepdim=True)
         return (100.0 * feats @ weights).softmax(dim=-1)
-
-
-def run_tool(name: str, *args: str, timeout: int = 600) -> str:
-    """Run ``tools/<name>`` in a subprocess (one OpenMP thread, repo on the
-    path); assert it succeeds and return its stdout."""
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO + os.pathsep +
-               os.environ.get('PYTHONPATH', ''))
-    out = subprocess.run([sys.executable, osp.join(REPO, 'tools', name),
-                          *args], capture_output=True, text=True, env=env,
-                         cwd=REPO, timeout=timeout)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return out.stdout

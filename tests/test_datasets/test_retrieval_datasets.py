@@ -5,11 +5,11 @@ import io
 import json
 import os.path as osp
 import pickle
-import subprocess
 import sys
 
 import numpy as np
 import pytest
+from helpers.processes import run
 from PIL import Image
 
 from mmcnclip.datasets.retrieval import (BadRowError, CNCLIPLmdbRetrieval,
@@ -107,10 +107,8 @@ def _official_lmdb(tmp_path):
     pytest.importorskip('lmdb')
     pytest.importorskip('cn_clip')
     root = write(tmp_path)
-    subprocess.run([sys.executable, '-m',
-                    'cn_clip.preprocess.build_lmdb_dataset', '--data_dir',
-                    root, '--splits', 'valid'], check=True,
-                   capture_output=True)
+    run([sys.executable, '-m', 'cn_clip.preprocess.build_lmdb_dataset',
+         '--data_dir', root, '--splits', 'valid'])
     return osp.join(root, 'lmdb', 'valid')
 
 
