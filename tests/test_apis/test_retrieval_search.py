@@ -1,7 +1,6 @@
 """Feature extraction into a RetrievalIndex, chunked search, the two tools."""
 import os.path as osp
 import re
-import sys
 
 import pytest
 import torch
@@ -11,12 +10,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmcnclip.apis import (RetrievalIndex, extract_features, image_to_text,
                            init_retrieval_model, text_to_image)
+from mmcnclip.datasets.shapes import make_dataset
+from mmcnclip.engine.runner_setup import load_config
 
 CFG = osp.join(REPO, 'configs', 'shapes', 'cn-clip_tiny_shapes.py')
-sys.path.insert(0, osp.join(REPO, 'tools'))
-sys.path.insert(0, osp.join(REPO, 'tools', 'data'))
-from make_shapes_dataset import make_dataset  # noqa: E402
-from runner_setup import load_config  # noqa: E402
 
 QUERY = '一个红色的圆形'
 

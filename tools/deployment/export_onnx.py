@@ -13,18 +13,13 @@ sizes 1 and 3 when it is installed.
 """
 import argparse
 import os
-import sys
 
 import torch
 from mmengine.config import Config
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-
-from mmcnclip.checkpoint import load_pretrained  # noqa: E402
-from mmcnclip.deployment.onnx_export import (  # noqa: E402
-    TOWERS, check_onnx, export_onnx)
-from mmcnclip.models.inference import image_input_size  # noqa: E402
+from mmcnclip.checkpoint import load_pretrained
+from mmcnclip.deployment.onnx_export import TOWERS, check_onnx, export_onnx
+from mmcnclip.models.inference import image_input_size
 
 
 def parse_args():
