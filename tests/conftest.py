@@ -5,6 +5,7 @@ from its own json configs, given seeded non-trivial random weights and saved
 in its native checkpoint format, which mmcnclip then loads through its normal
 loading path.
 """
+import logging
 import os.path as osp
 
 import pytest
@@ -12,6 +13,10 @@ import torch
 from mmengine.config import Config
 
 from mmcnclip.model_table import base_config_path, official_model_args
+
+#: fixtures of test sub-packages, shared without nested conftest.py files
+#: (those would shadow this module for ``from conftest import ...``)
+pytest_plugins = ['helpers.gallery']
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -111,3 +116,30 @@ def official_zero_shot_scores(official, pil_images, classnames, templates):
         feats = official(pixels, None)
         feats /= feats.norm(dim=-1, keepdim=True)
         return (100.0 * feats @ weights).softmax(dim=-1)
+
+
+class _Records(logging.Handler):
+    """Collects the records of a logger."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def messages(self, level=logging.WARNING) -> list:
+        """Messages logged at exactly ``level``."""
+        return [r.getMessage() for r in self.records if r.levelno == level]
+
+
+@pytest.fixture
+def mm_log():
+    """Records of mmengine's current logger (what ``print_log(...,
+    logger='current')`` writes) during the test."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    handler = _Records()
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)

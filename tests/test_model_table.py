@@ -53,6 +53,5 @@ def test_metafile_is_generated_from_the_table():
 
 
 def test_generate_metafile_tool_check():
-    assert run_tool('misc/generate_metafile.py', '--check',
-                    with_stderr=False).strip() == \
-        'up to date'
+    out = run_tool('misc/generate_metafile.py', '--check', with_stderr=False)
+    assert out.strip() == 'up to date'

@@ -1,8 +1,9 @@
-"""High-level inference APIs: image-text retrieval at scale.
+"""High-level inference APIs: the classification inferencer and image-text
+retrieval at scale.
 
-One module per concern: :mod:`.model` (build a model, run it for
-inference), :mod:`.features` (encode a gallery), :mod:`.index` (store and
-search features), :mod:`.search` (text/image queries). Typical use::
+Retrieval has one module per concern: :mod:`.model` (build a model, run it
+for inference), :mod:`.features` (encode a gallery), :mod:`.index` (store
+and search features), :mod:`.search` (text/image queries). Typical use::
 
     model = init_retrieval_model(cfg, 'clip_cn_vit-b-16.pt')
     index = extract_features(model, Runner.build_dataloader(
@@ -12,11 +13,12 @@ search features), :mod:`.search` (text/image queries). Typical use::
     text_to_image(model, index, ['一个红色的圆形'], k=5)
 """
 from .features import extract_features
+from .image_classification import ImageClassificationInferencer
 from .index import RetrievalIndex
 from .model import init_retrieval_model
 from .search import image_to_text, text_to_image
 
 __all__ = [
-    'RetrievalIndex', 'extract_features', 'image_to_text',
-    'init_retrieval_model', 'text_to_image'
+    'ImageClassificationInferencer', 'RetrievalIndex', 'extract_features',
+    'image_to_text', 'init_retrieval_model', 'text_to_image'
 ]

@@ -11,9 +11,13 @@ training runs work on torch >= 2.6.
 import os
 import os.path as osp
 import pickle
+
 import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
+
+from .file_check import (READ_ERRORS, SAFETENSORS, TORCH_ZIP,
+                         check_checkpoint_file, corrupt_file_error)
 
 #: Weight files looked for, in order, inside a Hugging Face model folder.
 HF_WEIGHT_FILES = ('model.safetensors', 'pytorch_model.bin')
@@ -100,17 +104,26 @@ def load_checkpoint_file(path: str, map_location='cpu') -> dict:
     Raises:
         CheckpointSafetyError: The pickle references globals beyond tensors
             and mmengine's training metadata.
+        CheckpointFileError: The file is empty, truncated, corrupt, not a
+            checkpoint or in another format than its extension says.
     """
     path = resolve_weight_file(path)
-    if path.endswith('.safetensors'):
+    kind = check_checkpoint_file(path)
+    if kind == SAFETENSORS:
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
         device = map_location if isinstance(map_location, str) else 'cpu'
-        return load_file(path, device=device)
+        try:
+            return load_file(path, device=device)
+        except (SafetensorError, *READ_ERRORS) as err:
+            raise corrupt_file_error(path, kind, err) from None
     try:  # mmengine's globals are allowed at import of mmcnclip
         return torch.load(path, map_location=map_location, weights_only=True,
-                          mmap=_is_zip(path))
+                          mmap=kind == TORCH_ZIP)
     except pickle.UnpicklingError as err:
         raise _safety_error(path, err) from None
+    except READ_ERRORS as err:
+        raise corrupt_file_error(path, kind, err) from None
 
 
 def _safety_error(path: str, err: Exception) -> CheckpointSafetyError:
@@ -120,12 +133,6 @@ def _safety_error(path: str, err: Exception) -> CheckpointSafetyError:
         'back to full pickle (it can run arbitrary code). If you trust '
         'the file, re-save its tensors with torch.save(state_dict). '
         f'Details: {err}')
-
-
-def _is_zip(path: str) -> bool:
-    """Whether ``path`` uses torch's zip format (which supports mmap)."""
-    with open(path, 'rb') as f:
-        return f.read(4) == b'PK\x03\x04'
 
 
 def allow_mmengine_checkpoint_globals() -> None:
@@ -154,7 +161,12 @@ def read_local_checkpoint(filename: str, map_location, read_file) -> dict:
     filename = osp.expanduser(filename)
     if osp.isdir(filename) or filename.endswith('.safetensors'):
         return load_checkpoint_file(filename, map_location)
+    kind = check_checkpoint_file(filename) if osp.isfile(filename) else None
     try:
         return read_file(filename, map_location)
     except pickle.UnpicklingError as err:
         raise _safety_error(filename, err) from None
+    except READ_ERRORS as err:
+        if kind is None:
+            raise
+        raise corrupt_file_error(filename, kind, err) from None
