@@ -15,10 +15,12 @@ from mmengine.evaluator import DumpResults
 from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
-from runner_setup import (LAUNCHERS, finish_distributed, load_config,
-                          set_dataloader_defaults, set_local_rank,
-                          set_work_dir, setup_distributed)
 
+from mmcnclip.engine.runner_setup import (LAUNCHERS, finish_distributed,
+                                          load_config,
+                                          set_dataloader_defaults,
+                                          set_local_rank, set_work_dir,
+                                          setup_distributed)
 from mmcnclip.models.inference import PRECISIONS
 
 

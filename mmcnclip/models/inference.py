@@ -25,6 +25,21 @@ LOW_PRECISION_DTYPES = (torch.bfloat16, torch.float16)
 PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
+def image_input_size(model: nn.Module) -> int:
+    """Input size the image tower of ``model`` was built for (its
+    backbone's ``img_size``).
+
+    Raises:
+        ValueError: The backbone does not expose ``img_size``.
+    """
+    size = getattr(getattr(model, 'backbone', None), 'img_size', None)
+    if size is None:
+        raise ValueError(
+            f'{type(model).__name__} has no backbone with `img_size`: pass '
+            'the input size (or a test pipeline) explicitly')
+    return size
+
+
 def fold_quick_gelu_(model: nn.Module) -> int:
     """Turn every QuickGELU MLP into an equivalent SiLU MLP (one fused kernel
     instead of three element-wise passes).
