@@ -95,8 +95,7 @@ def trained_shapes(tmp_path_factory):
          f'default_hooks.checkpoint.interval={iters}',
          f'param_scheduler.0.end=20', f'param_scheduler.1.begin=20',
          f'param_scheduler.1.end={iters}'],
-        capture_output=True, text=True, env=dict(tool_env(),
-                                                 OMP_NUM_THREADS='2'),
+        capture_output=True, text=True, env=tool_env(),
         cwd=REPO, timeout=1200)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return str(root), str(work / f'iter_{iters}.pth')
