@@ -9,8 +9,8 @@ import signal
 import subprocess
 import sys
 
-from conftest import REPO, tool_env
-from test_gallery_web import wait_for_url
+from helpers.gallery import child_env, wait_for_url
+from helpers.processes import REPO, run
 
 
 def readme_commands() -> list:
@@ -34,17 +34,13 @@ def test_readme_gallery_commands(trained_shapes, tmp_path):
     outputs = []
     for cmd in (index, search):
         assert cmd[0] == 'python'
-        out = subprocess.run([sys.executable, *cmd[1:]], cwd=tmp_path,
-                             env=tool_env(), capture_output=True, text=True,
-                             timeout=600)
-        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-        outputs.append(out.stdout)
+        outputs.append(run([sys.executable, *cmd[1:]], cwd=tmp_path).stdout)
     assert '120 images indexed' in outputs[0]
     hits = json.loads(outputs[1])
     assert all(h['path'].startswith('000/') for h in hits[:5]), hits
     # the same serve command, on a free port instead of 8000
     proc = subprocess.Popen([sys.executable, *serve[1:], '--port', '0'],
-                            cwd=tmp_path, env=tool_env(), text=True,
+                            cwd=tmp_path, env=child_env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:

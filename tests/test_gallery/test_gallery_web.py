@@ -5,7 +5,6 @@ import http.client
 import json
 import os
 import os.path as osp
-import selectors
 import shutil
 import signal
 import subprocess
@@ -15,28 +14,11 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from conftest import GALLERY, TINY_CFG, gallery_cli, tool_env
+from helpers.gallery import (GALLERY, TINY_CFG, child_env, gallery_cli,
+                             wait_for_url)
 
 CHROMIUM, CHROMEDRIVER = '/usr/bin/chromium', '/usr/bin/chromedriver'
 RED_CIRCLES = '000/'  # class 0 of tools/data/make_shapes_dataset.py
-
-
-def wait_for_url(proc, timeout: float = 300) -> str:
-    """The URL the server prints once it has loaded the gallery."""
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    deadline, seen = time.monotonic() + timeout, ''
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        if sel.select(timeout=1):
-            line = proc.stdout.readline()
-            seen += line
-            if line.startswith('Serving the gallery on '):
-                return line.split()[-1]
-    proc.kill()
-    raise AssertionError('gallery server did not start:\n' + seen +
-                         proc.stderr.read()[-3000:])
 
 
 def get(url: str, path: str):
@@ -63,7 +45,7 @@ def server(trained_shapes, tmp_path_factory):
                 '0')
     proc = subprocess.Popen(
         [sys.executable, GALLERY, 'serve', '--db', str(db), '--port', '0'],
-        env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True)
     try:
         url = wait_for_url(proc)
