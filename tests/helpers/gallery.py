@@ -1,5 +1,7 @@
-"""Helpers of the gallery tests (tests/test_gallery): small photo folders,
-tiny random-weight checkpoints and the ``tools/gallery.py`` CLI."""
+"""Helpers and fixtures of the gallery tests (tests/test_gallery): small
+photo folders, tiny models (random or trained on the shapes data) and the
+``tools/gallery.py`` CLI. A pytest plugin of tests/conftest.py
+(``pytest_plugins``), so the fixtures need no nested conftest.py."""
 import os
 import os.path as osp
 import selectors
@@ -7,12 +9,13 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import torch
 from mmengine.config import Config
 from PIL import Image
 
 from mmcnclip.registry import MODELS
-from .processes import REPO, TIMEOUT, run
+from .processes import REPO, TIMEOUT, run, run_tool
 
 TINY_CFG = osp.join(REPO, 'configs', 'shapes', 'cn-clip_tiny_shapes.py')
 GALLERY = osp.join(REPO, 'tools', 'gallery.py')
@@ -69,3 +72,35 @@ def random_checkpoint(path, seed: int) -> str:
     model = MODELS.build(Config.fromfile(TINY_CFG).model)
     torch.save({'state_dict': model.state_dict()}, str(path))
     return str(path)
+
+
+@pytest.fixture(scope='session')
+def tiny_ckpt(tmp_path_factory):
+    """A random-weight checkpoint of the tiny shapes config."""
+    return random_checkpoint(tmp_path_factory.mktemp('ckpt') / 'a.pth', 0)
+
+
+@pytest.fixture(scope='session')
+def other_ckpt(tmp_path_factory):
+    """Another random-weight checkpoint of the same architecture."""
+    return random_checkpoint(tmp_path_factory.mktemp('ckpt') / 'b.pth', 1)
+
+
+@pytest.fixture(scope='session')
+def trained_shapes(tmp_path_factory):
+    """The shapes data and the tiny model trained on it, exactly as the
+    offline quickstart of docs/retrieval.md does (``make_shapes_dataset.py
+    --train 3000 --test 240`` and ``tools/train.py`` for 400 iterations;
+    about a minute on a quiet 2-core machine).
+
+    Returns:
+        tuple[str, str]: The shapes data root and the checkpoint.
+    """
+    tmp = tmp_path_factory.mktemp('shapes')
+    root, work = tmp / 'shapes', tmp / 'work'
+    run_tool('data/make_shapes_dataset.py', root, '--train', '3000',
+             '--test', '240', '--seed', '0')
+    run_tool('train.py', TINY_CFG, '--work-dir', work, '--cfg-options',
+             *[f'{split}_dataloader.dataset.data_root={root}'
+               for split in ('train', 'val', 'test')])
+    return str(root), str(work / 'iter_400.pth')

@@ -35,7 +35,7 @@ def test_readme_gallery_commands(trained_shapes, tmp_path):
     for cmd in (index, search):
         assert cmd[0] == 'python'
         outputs.append(run([sys.executable, *cmd[1:]], cwd=tmp_path).stdout)
-    assert '120 images indexed' in outputs[0]
+    assert '240 images indexed' in outputs[0]
     hits = json.loads(outputs[1])
     assert all(h['path'].startswith('000/') for h in hits[:5]), hits
     # the same serve command, on a free port instead of 8000

@@ -76,7 +76,7 @@ def api(url: str, **params) -> dict:
 def test_api_text_search_paging_and_image_id(server):
     url, _ = server
     first = api(url, q='红色的圆形', k=5)
-    assert first['total'] == 120 and len(first['results']) == 5
+    assert first['total'] == 240 and len(first['results']) == 5
     assert all(h['path'].startswith(RED_CIRCLES) for h in first['results'])
     page2 = api(url, q='红色的圆形', k=5, offset=5)
     assert page2['results'][0]['rank'] == 6
