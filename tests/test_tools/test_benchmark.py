@@ -1,11 +1,11 @@
 """tools/benchmark.py runs end to end (smallest settings; no timing checks)."""
 import re
 
-from conftest import run_tool
+from helpers.processes import run_tool
 
 
 def _benchmark(*args):
-    return run_tool('benchmark.py', *args)
+    return run_tool('benchmark.py', *args, with_stderr=False)
 
 
 def _rows(out, names):

@@ -1,11 +1,11 @@
 # Contrastive finetuning schedule of the official Chinese-CLIP recipe
 # (README): lr 5e-5, wd 0.001, 100 warmup steps then cosine, batch 128 per
-# GPU, 3 epochs, AMP. AdamW betas/eps are the cn_clip/training/params.py
+# GPU, 3 epochs, AMP (`tools/train.py --amp` on a GPU). AdamW betas/eps are the cn_clip/training/params.py
 # defaults for ViT towers; RN50 configs override them with (0.9, 0.999) and
 # 1e-8.
 max_epochs = 3
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
+    type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.98), eps=1e-06,
                    weight_decay=0.001),
     # the official groups (cn_clip/training/main.py): no weight decay on
