@@ -16,7 +16,10 @@ class CNCLIPTsvRetrieval(ImageTextRetrievalBase):
 
     ``{split}_texts.jsonl`` has one ``{"text_id", "text", "image_ids"}``
     per line; ``{split}_imgs.tsv`` one ``image_id<TAB>base64 image`` per
-    row. Items are described in :class:`ImageTextRetrievalBase`.
+    row. Items are described in :class:`ImageTextRetrievalBase`. The image
+    gallery is in the order of the official LMDB (and of the official
+    feature files): image ids sorted as strings, so that tied scores rank
+    like in ``cn_clip/eval``.
 
     Args:
         data_root (str): Folder with the files, e.g.
@@ -46,6 +49,10 @@ class CNCLIPTsvRetrieval(ImageTextRetrievalBase):
         index = index_tsv(self.tsv_path, self._checker, self.verify_images)
         texts = read_texts_jsonl(texts_path, self._checker,
                                  index.__contains__)
+        # gallery in LMDB key order (bytewise str(image_id)), the order of
+        # the official feature files: equal scores then rank alike
+        index = dict(sorted(index.items(),
+                            key=lambda kv: str(kv[0]).encode('utf-8')))
         return index, texts
 
     def load_image(self, source) -> dict:
