@@ -10,10 +10,10 @@ import argparse
 
 import torch
 from mmengine.config import DictAction
-from runner_setup import load_config
 
 from mmcnclip.apis import (RetrievalIndex, image_to_text, init_retrieval_model,
                            text_to_image)
+from mmcnclip.engine.runner_setup import load_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:

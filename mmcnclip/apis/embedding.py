@@ -20,7 +20,8 @@ from mmengine.dataset import pseudo_collate
 from mmengine.utils import ProgressBar
 from PIL import Image
 
-from .retrieval import _chunks, _image_pipeline, _inference, _normalized
+from .model import inference_mode, normalized
+from .search import _chunks, _image_pipeline
 
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
 
@@ -114,7 +115,7 @@ class MultiModalEmbedding:
         if not images:
             raise ValueError('MultiModalEmbedding.images got no images')
         bar, feats = self._progress(len(images), progress), []
-        with _inference(self.model):
+        with inference_mode(self.model):
             for chunk in _chunks(images, self.batch_size):
                 packed = [self.compose(
                     dict(img_path=os.fspath(x)) if isinstance(
@@ -125,7 +126,7 @@ class MultiModalEmbedding:
                 # ChineseCLIP's preprocessor gives 'images', mmpretrain's
                 # ClsDataPreprocessor (ZeroShotClassifier) 'inputs'
                 pixels = batch.get('images', batch.get('inputs'))
-                feats.append(_normalized(self.model.encode_image(pixels)).cpu())
+                feats.append(normalized(self.model.encode_image(pixels)).cpu())
                 if bar is not None:
                     bar.update(len(chunk))
         if bar is not None:
@@ -148,10 +149,10 @@ class MultiModalEmbedding:
             raise TypeError('MultiModalEmbedding.texts takes a string or a '
                             'non-empty list of strings')
         bar, feats = self._progress(len(texts), progress), []
-        with _inference(self.model):
+        with inference_mode(self.model):
             for chunk in _chunks(texts, self.batch_size):
                 feats.append(
-                    _normalized(self.model.encode_text(list(chunk))).cpu())
+                    normalized(self.model.encode_text(list(chunk))).cpu())
                 if bar is not None:
                     bar.update(len(chunk))
         if bar is not None:
