@@ -8,7 +8,7 @@ classification of the held-out shapes (12 classes) and image-text
 retrieval. Prints a table and where the checkpoint, logs and pictures went.
 
 Examples:
-    python demo/quickstart.py                       # ~3-5 minutes on CPU
+    python demo/quickstart.py                       # 400 iterations on CPU
     python demo/quickstart.py --train 64 --test 12 --iters 4 --batch-size 16
                                                     # a smoke run
 """
