@@ -64,7 +64,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def tool_env(threads: int) -> dict:
     """Environment of the tools: this repository importable, thread count."""
     return dict(os.environ, OMP_NUM_THREADS=str(threads),
-                PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+                PYTHONPATH=os.pathsep.join(
+                    p for p in (REPO, os.environ.get('PYTHONPATH')) if p))
 
 
 def run_tool(name: str, args: List[str], log_file: str, env: dict,
