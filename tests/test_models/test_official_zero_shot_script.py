@@ -19,7 +19,8 @@ import torch
 from test_checkpoint.tiny_models import tiny_config, tiny_official
 from test_datasets.retrieval_files import smooth_image
 
-from conftest import REPO, build_official, run_tool, save_official
+from conftest import REPO, build_official, save_official
+from helpers.processes import run_tool
 from official_scripts import (TINY_TEXT_JSON, TINY_VIT_JSON,
                               cn_clip_with_configs, run_official)
 
