@@ -23,6 +23,8 @@ from torch import nn
 
 from mmcnclip.evaluation import chunked_topk
 from mmcnclip.registry import MODELS, TRANSFORMS
+from mmcnclip.utils.atomic_save import atomic_torch_save
+from .index_identity import model_identity
 
 #: marks files written by :meth:`RetrievalIndex.save`
 INDEX_FORMAT = 'mmcnclip.RetrievalIndex/1'
@@ -112,7 +114,8 @@ def _normalized(feats: torch.Tensor) -> torch.Tensor:
 def extract_features(model: nn.Module,
                      dataloader: Iterable,
                      fp16: bool = False,
-                     progress: bool = True) -> 'RetrievalIndex':
+                     progress: bool = True,
+                     identity: Optional[dict] = None) -> 'RetrievalIndex':
     """Encode a retrieval gallery, batch by batch, into an index.
 
     Every batch is one of:
@@ -137,10 +140,17 @@ def extract_features(model: nn.Module,
             still computed in float32). Defaults to False.
         progress (bool): Show an mmengine progress bar on stderr. Defaults
             to True.
+        identity (dict, optional): The model identity stored in the index
+            (:func:`~mmcnclip.apis.index_identity.model_identity`, computed
+            before :func:`~mmcnclip.models.inference.prepare_for_inference`
+            and with the preprocessing); computed from ``model`` when None.
+            Defaults to None.
 
     Returns:
         RetrievalIndex: The image and text galleries.
     """
+    if identity is None:
+        identity = model_identity(model)
     dtype = torch.float16 if fp16 else torch.float32
     dataset = getattr(dataloader, 'dataset', None)
     images = _FeatureBuffer(getattr(dataset, 'num_images', 0), dtype)
@@ -202,7 +212,8 @@ def extract_features(model: nn.Module,
     return RetrievalIndex(
         images.result(), images.ids, texts.result(), texts.ids,
         texts=strings if any(t is not None for t in strings) else None,
-        gt_image_ids=gt_ids if has_gt and gt_ids else None)
+        gt_image_ids=gt_ids if has_gt and gt_ids else None,
+        model=identity)
 
 
 class RetrievalIndex:
@@ -219,6 +230,10 @@ class RetrievalIndex:
         texts (list[str], optional): The M texts. Defaults to None.
         gt_image_ids (list[list], optional): Image ids each text describes.
             Defaults to None.
+        model (dict, optional): Identity of the model (weights digest and
+            preprocessing) that encoded the features, see
+            :func:`~mmcnclip.apis.index_identity.model_identity`. Defaults
+            to None.
     """
 
     def __init__(self,
@@ -227,7 +242,9 @@ class RetrievalIndex:
                  text_feats: Optional[torch.Tensor] = None,
                  text_ids: Sequence = (),
                  texts: Optional[List[str]] = None,
-                 gt_image_ids: Optional[List[list]] = None):
+                 gt_image_ids: Optional[List[list]] = None,
+                 model: Optional[dict] = None):
+        self.model = model
         self.feats, self.ids = {}, {}
         for name, feats, ids in (('image', image_feats, image_ids),
                                  ('text', text_feats, text_ids)):
@@ -353,16 +370,15 @@ class RetrievalIndex:
         return dict(format=INDEX_FORMAT, image_feats=self.image_feats,
                     image_ids=self.image_ids, text_feats=self.text_feats,
                     text_ids=self.text_ids, texts=self.texts,
-                    gt_image_ids=self.gt_image_ids)
+                    gt_image_ids=self.gt_image_ids, model=self.model)
 
     def save(self, path: str) -> None:
-        """Write the index with ``torch.save``.
+        """Write the index with ``torch.save``, atomically.
 
         Args:
             path (str): Output file (folders are created).
         """
-        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-        torch.save(self.state_dict(), path)
+        atomic_torch_save(self.state_dict(), path)
 
     @classmethod
     def load(cls, path: str) -> 'RetrievalIndex':
@@ -387,7 +403,8 @@ class RetrievalIndex:
         if missing:
             raise KeyError(f'{path}: retrieval index lacks keys {missing}')
         try:
-            return cls(**{k: state[k] for k in keys})
+            return cls(**{k: state[k] for k in keys},
+                       model=state.get('model'))
         except ValueError as e:
             raise ValueError(f'{path}: {e}') from e
 

@@ -5,7 +5,6 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.dist import is_main_process
-from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from mmpretrain.models.heads import ClsHead
 from torch import nn
@@ -15,6 +14,7 @@ from mmcnclip.text import ChineseTokenizer, get_classnames, get_templates
 from mmcnclip.text.prompts import (is_builtin_classnames,
                                    warn_ambiguous_classnames)
 from ..text_encoding import EncodesText
+from ..fingerprint import weights_digest
 from . import prototype_cache as pc
 
 #: In-memory prototype sets kept at once (e.g. evaluation + training ones).
@@ -247,7 +247,7 @@ class ZeroShotClsHead(EncodesText, ClsHead):
         """Prototypes from ``cache_file`` (computed and stored on a miss)."""
         digest = self._digests.get(fingerprint)
         if digest is None:
-            digest = pc.weights_digest(self._text_modules())
+            digest = weights_digest(self._text_modules())
             self._digests = {fingerprint: digest}
         request = pc.make_request(
             digest, classnames, templates,
