@@ -47,7 +47,7 @@ def main(argv=None):
     args = parse_args(argv)
     inferencer = ImageClassificationInferencer(
         args.config, pretrained=args.checkpoint, device=args.device,
-        classes=args.labels, text_prototype=args.labels,
+        classes=args.labels,
         text_prompt=args.templates)
     results = inferencer(args.images, batch_size=len(args.images))
     for path, result in zip(args.images, results):

@@ -15,6 +15,8 @@ from mmengine.registry import Registry
 from mmpretrain.registry import DATASETS as PRETRAIN_DATASETS
 from mmpretrain.registry import HOOKS as PRETRAIN_HOOKS
 from mmpretrain.registry import METRICS as PRETRAIN_METRICS
+from mmpretrain.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as PRETRAIN_OPTIM_WRAPPER_CONSTRUCTORS
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 from mmpretrain.registry import TRANSFORMS as PRETRAIN_TRANSFORMS
 
@@ -33,7 +35,10 @@ METRICS = Registry(
 HOOKS = Registry(
     'hook', parent=PRETRAIN_HOOKS, scope='mmcnclip',
     locations=['mmcnclip.engine'])
-
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=PRETRAIN_OPTIM_WRAPPER_CONSTRUCTORS, scope='mmcnclip',
+    locations=['mmcnclip.engine'])
 
 
 def registered_modules() -> dict:
@@ -44,7 +49,8 @@ def registered_modules() -> dict:
             (``mmcnclip.X`` must name exactly one).
     """
     modules = {}
-    for registry in (MODELS, DATASETS, TRANSFORMS, METRICS, HOOKS):
+    for registry in (MODELS, DATASETS, TRANSFORMS, METRICS, HOOKS,
+                     OPTIM_WRAPPER_CONSTRUCTORS):
         for name, obj in registry.module_dict.items():
             if modules.setdefault(name, obj) is not obj:
                 raise RuntimeError(

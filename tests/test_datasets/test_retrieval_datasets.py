@@ -170,6 +170,26 @@ def test_plain_jsonl(tmp_path):
         ['红', '赤', '蓝']
 
 
+def test_config_switches_to_lmdb_with_the_type_only(tmp_path):
+    """``--cfg-options test_dataloader.dataset.type=...Lmdb...`` on a tsv
+    config reads ``{data_root}/lmdb/{split}``."""
+    from mmengine.config import Config
+
+    from mmcnclip.registry import DATASETS
+    _official_lmdb(tmp_path)
+    cfg = Config.fromfile(osp.join(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+        'configs', 'cn-clip_resnet50_retrieval_muge-test.py'))
+    cfg.merge_from_dict({
+        'test_dataloader.dataset.type': 'mmcnclip.CNCLIPLmdbRetrieval',
+        'test_dataloader.dataset.data_root': str(tmp_path)})
+    ds = DATASETS.build(cfg.test_dataloader.dataset)
+    assert isinstance(ds, CNCLIPLmdbRetrieval)
+    assert ds.lmdb_root == osp.join(str(tmp_path), 'lmdb', 'valid')
+    assert (ds.num_images, ds.num_texts) == (3, 2)
+    assert ds[4]['data_samples'].gt_image_ids == [2, 3]
+
+
 def bomb_png() -> bytes:
     """A 15000x15000 PNG (27 KB): over PIL's decompression bomb limit."""
     buf = io.BytesIO()
