@@ -14,6 +14,10 @@ from mmengine.config import Config
 
 from mmcnclip.model_table import base_config_path, official_model_args
 
+#: fixtures of test sub-packages, shared without nested conftest.py files
+#: (those would shadow this module for ``from conftest import ...``)
+pytest_plugins = ['helpers.gallery']
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 TEXTS = ['一只猫的照片', '天安门广场上的人群。', 'a photo of 一条狗 🐶',

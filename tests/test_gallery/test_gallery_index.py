@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 import pytest
-from conftest import (GALLERY, TINY_CFG, gallery_cli, tool_env,
-                      write_photos)
+from helpers.gallery import (GALLERY, TINY_CFG, gallery_cli, tool_env,
+                            write_photos)
 
 from mmcnclip.gallery import (GalleryModel, GallerySearch, GalleryStore,
                               ModelMismatchError, VectorIndex, index_folder)

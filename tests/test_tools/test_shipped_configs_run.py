@@ -22,7 +22,8 @@ from test_datasets.cifar_files import write_cifar10, write_cifar100
 from test_datasets.retrieval_files import (build_official_lmdb,
                                            smooth_image, tiny_retrieval_set)
 
-from conftest import REPO, run_tool
+from conftest import REPO
+from helpers.processes import run_tool
 from mmcnclip.registry import MODELS
 
 TINY = dict(_delete_=True, embed_dims=32, num_layers=1, num_heads=2,
