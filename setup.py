@@ -47,7 +47,8 @@ setup(
     package_data={
         'mmcnclip': [
             'text/vocab.txt', 'text/templates/*.txt',
-            'text/classnames/*.txt', '.mim/model-index.yml',
+            'text/classnames/*.txt', 'gallery/static/*.html',
+            '.mim/model-index.yml',
             '.mim/configs/**/*.py', '.mim/configs/*.yml'
         ]
     },

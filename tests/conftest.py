@@ -143,3 +143,15 @@ def mm_log():
     logger.addHandler(handler)
     yield handler
     logger.removeHandler(handler)
+
+
+class PromptCounter:
+    """Counts the prompts a model's text encoder encodes (a forward hook),
+    to check when zero-shot prototypes are (re)built."""
+
+    def __init__(self, model):
+        self.count = 0
+        model.text_encoder.register_forward_hook(self._hook)
+
+    def _hook(self, module, inputs, output):
+        self.count += inputs[0].shape[0]

@@ -11,10 +11,10 @@ import argparse
 import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
-from runner_setup import load_config, set_dataloader_defaults
 
 from mmcnclip.apis import extract_features, init_retrieval_model
 from mmcnclip.apis.index_identity import model_identity
+from mmcnclip.engine.runner_setup import load_config, set_dataloader_defaults
 from mmcnclip.models.inference import PRECISIONS, prepare_for_inference
 
 

@@ -10,12 +10,12 @@ import argparse
 
 import torch
 from mmengine.config import DictAction
-from runner_setup import load_config
 
 from mmcnclip.apis import (RetrievalIndex, image_to_text, init_retrieval_model,
                            text_to_image)
 from mmcnclip.apis.index_identity import (OtherModelError, check_index_model,
                                           model_identity)
+from mmcnclip.engine.runner_setup import load_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:

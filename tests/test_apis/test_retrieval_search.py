@@ -13,12 +13,10 @@ from mmcnclip.apis import (RetrievalIndex, extract_features, image_to_text,
                            init_retrieval_model, text_to_image)
 from mmcnclip.apis.index_identity import (OtherModelError, check_index_model,
                                           model_identity)
+from mmcnclip.datasets.shapes import make_dataset
+from mmcnclip.engine.runner_setup import load_config
 
 CFG = osp.join(REPO, 'configs', 'shapes', 'cn-clip_tiny_shapes.py')
-sys.path.insert(0, osp.join(REPO, 'tools'))
-sys.path.insert(0, osp.join(REPO, 'tools', 'data'))
-from make_shapes_dataset import make_dataset  # noqa: E402
-from runner_setup import load_config  # noqa: E402
 
 QUERY = '一个红色的圆形'
 
@@ -239,3 +237,33 @@ def test_index_identity_checks(setup, mm_log):
     check_index_model(dict(current, preprocessing='[]'), current, 'idx.pt')
     assert 'preprocessed differently from the gallery' in \
         mm_log.messages()[-1]
+
+
+def test_image_to_text_without_pipeline_on_resnet(tmp_path):
+    """The default pipeline takes the input size from the backbone's
+    ``img_size``: ModifiedResNet (RN50-like) works like a ViT."""
+    from PIL import Image
+
+    from mmcnclip.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='mmcnclip.ChineseCLIP',
+        backbone=dict(type='mmcnclip.ModifiedResNet', base_channels=8,
+                      img_size=64, output_dims=16, head_width=64),
+        text_encoder=dict(
+            type='mmcnclip.BertTextEncoder', max_position=64,
+            arch=dict(embed_dims=32, num_layers=1, num_heads=2,
+                      feedforward_channels=64)),
+        text_proj=dict(type='mmcnclip.CLIPProjection', in_channels=32,
+                       out_channels=16))).eval()
+    assert model.backbone.img_size == 64
+    texts = ['红色', '蓝色', '绿色']
+    with torch.no_grad():
+        text_feats = torch.nn.functional.normalize(
+            model.encode_text(texts), dim=-1)
+    index = RetrievalIndex(text_feats=text_feats, text_ids=[1, 2, 3],
+                           texts=texts)
+    png = tmp_path / 'red.png'
+    Image.new('RGB', (80, 70), (255, 0, 0)).save(png)
+    hits = image_to_text(model, index, [str(png)], k=3)[0]
+    assert sorted(i for i, _ in hits) == [1, 2, 3]

@@ -6,7 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import build_official, official_zero_shot_scores, save_official
+from conftest import (PromptCounter, build_official, official_zero_shot_scores,
+                      save_official)
 from mmcnclip.model_index import hook_model_hub
 
 CLASSES = ['鸟', '狗', '猫', '蛇']
@@ -58,13 +59,14 @@ def check_inferencer(ckpt, official, tmp_path, **kwargs):
         'cn-clip_resnet50_zeroshot-cls_cifar100', pretrained=ckpt,
         classes=CLASSES, **kwargs)
     head = inferencer.model.head
+    counter = PromptCounter(inferencer.model)
     assert type(inferencer.model).__name__ == 'ZeroShotClassifier'
     num_templates = len(head.templates)
     result = inferencer(image)[0]
     assert result['pred_class'] in CLASSES
     assert result['pred_class'] == CLASSES[int(np.argmax(
         result['pred_scores']))]
-    assert head.num_encoded_prompts == 4 * num_templates
+    assert counter.count == 4 * num_templates
 
     # The scores are those of the official procedure on the same image
     # (PIL loading from the file, PIL bicubic resize, same templates).
@@ -74,10 +76,10 @@ def check_inferencer(ckpt, official, tmp_path, **kwargs):
 
     # Unchanged classes: no re-encoding; changed classes: rebuilt.
     inferencer(smooth_image(tmp_path / 'other.jpg', 1))
-    assert head.num_encoded_prompts == 4 * num_templates
+    assert counter.count == 4 * num_templates
     inferencer.classes = ['鸟', '狗']
     result = inferencer(image)[0]
-    assert head.num_encoded_prompts == 6 * num_templates
+    assert counter.count == 6 * num_templates
     assert result['pred_scores'].shape == (2, )
     assert result['pred_class'] in ['鸟', '狗']
     return num_templates
