@@ -1,5 +1,5 @@
-"""High-level inference APIs: the classification inferencer and image-text
-retrieval at scale.
+"""High-level inference APIs: the classification inferencer, ModelScope-style
+embeddings (:mod:`.embedding`) and image-text retrieval at scale.
 
 Retrieval has one module per concern: :mod:`.model` (build a model, run it
 for inference), :mod:`.features` (encode a gallery), :mod:`.index` (store
@@ -12,6 +12,7 @@ and search features), :mod:`.search` (text/image queries). Typical use::
     index = RetrievalIndex.load('index.pt')
     text_to_image(model, index, ['一个红色的圆形'], k=5)
 """
+from .embedding import MultiModalEmbedding
 from .features import extract_features
 from .image_classification import ImageClassificationInferencer
 from .index import RetrievalIndex
@@ -19,6 +20,7 @@ from .model import init_retrieval_model
 from .search import image_to_text, text_to_image
 
 __all__ = [
-    'ImageClassificationInferencer', 'RetrievalIndex', 'extract_features',
-    'image_to_text', 'init_retrieval_model', 'text_to_image'
+    'ImageClassificationInferencer', 'MultiModalEmbedding', 'RetrievalIndex',
+    'extract_features', 'image_to_text', 'init_retrieval_model',
+    'text_to_image'
 ]

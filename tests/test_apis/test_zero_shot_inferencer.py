@@ -1,13 +1,11 @@
 """mmpretrain's inferencer and get_model resolve mmcnclip's zero-shot names."""
-import math
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from conftest import (PromptCounter, build_official, official_zero_shot_scores,
-                      save_official)
+from conftest import PromptCounter, official_zero_shot_scores, smooth_image
 from mmcnclip.model_index import hook_model_hub
 
 CLASSES = ['鸟', '狗', '猫', '蛇']
@@ -21,27 +19,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope='module')
-def rn50_ckpt(tmp_path_factory):
-    """A random official-format RN50 checkpoint (logit scale ln 100, as in
-    the released ones)."""
-    official = build_official('RN50')
-    with torch.no_grad():
-        official.logit_scale.fill_(math.log(100))
-    path = tmp_path_factory.mktemp('ckpt') / 'rn50.pt'
-    save_official(official, path)
-    yield str(path), official
-    path.unlink()
-
-
-def smooth_image(path, seed):
-    rng = np.random.default_rng(seed)
-    coarse = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
-    img = Image.fromarray(coarse).resize((64, 48), Image.BILINEAR)
-    img.save(path, quality=95)
-    return str(path)
 
 
 def official_scores(official, image_path, classnames, templates):

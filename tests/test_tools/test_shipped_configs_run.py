@@ -128,7 +128,7 @@ def zero_shot_data(tmp_path, dataset_type):
         return [f'test_dataloader.dataset.data_root={root}']
     image_folder(root)
     return [f'test_dataloader.dataset.data_root={root}',
-            f'model.text_prototype={root}/label_cn.txt']
+            f'model.classes={root}/label_cn.txt']
 
 
 def metrics_line(log, key):
