@@ -13,7 +13,7 @@ import os.path as osp
 import shutil
 import sys
 
-from .processes import REPO, run
+from .processes import REPO, free_port, run
 
 SHIM = osp.join(osp.dirname(osp.abspath(__file__)), 'cn_clip_cpu.py')
 
@@ -60,7 +60,7 @@ def run_official(module: str, *args: str, site: str = None,
     single-process "distributed" environment); fail the test with the
     output tail unless it succeeds; return stdout + stderr."""
     env = dict(LOCAL_RANK='0', RANK='0', WORLD_SIZE='1',
-               MASTER_ADDR='127.0.0.1')
+               MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()))
     if site:  # before site-packages: the copied cn_clip wins
         env['PYTHONPATH'] = os.pathsep.join(
             p for p in (site, REPO, os.environ.get('PYTHONPATH')) if p)
