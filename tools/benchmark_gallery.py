@@ -247,7 +247,7 @@ def bench_search(args) -> None:
     import faiss
     faiss.omp_set_num_threads(args.threads)
     text_model = None
-    if args.dim == 1024:  # the RN50 model's embedding width
+    if args.dim == 1024 and not args.no_text:  # RN50's embedding width
         with tempfile.TemporaryDirectory() as tmp:
             ckpt = osp.join(tmp, 'rn50.pt')
             official = build_official('RN50')
@@ -305,6 +305,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     srch.add_argument('--threads', type=int, default=1,
                       help='faiss OpenMP threads (default 1: best '
                       'single-query latency on a busy 2-core machine)')
+    srch.add_argument('--no-text', action='store_true',
+                      help='skip the text end-to-end latency (saves the '
+                      'memory of the RN50 model)')
     srch.add_argument('--peers', action='store_true',
                       help='also HNSW of usearch and hnswlib')
     return parser.parse_args(argv)

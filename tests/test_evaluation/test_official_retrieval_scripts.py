@@ -118,9 +118,8 @@ def our_metrics(config, ckpt, root, work, layout, extra=()):
 
 def our_rankings(config, ckpt, root, extra_cfg):
     """Top-10 lists from mmcnclip's index search (in-process)."""
-    from tools.runner_setup import load_config
-
     from mmcnclip.apis import extract_features, init_retrieval_model
+    from mmcnclip.engine.runner_setup import load_config
     cfg = load_config(config)
     cfg.merge_from_dict(dict(extra_cfg, **{
         'test_dataloader.dataset.data_root': root,

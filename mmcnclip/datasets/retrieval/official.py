@@ -3,9 +3,10 @@ import os.path as osp
 from typing import Optional
 
 from mmcnclip.registry import DATASETS
+from mmcnclip.text import normalize_text
 from .base import ImageTextRetrievalBase
 from .records import (BadRowError, decode_base64_image, index_tsv,
-                      lmdb_get, norm_id, open_lmdb, preprocess_text,
+                      lmdb_get, norm_id, open_lmdb,
                       read_texts_jsonl, read_tsv_image, safe_unpickle)
 
 
@@ -157,7 +158,7 @@ class CNCLIPLmdbRetrieval(ImageTextRetrievalBase):
                                   f'refers to unknown image id {image_id!r}')
                 continue
             entry = texts.setdefault(
-                text_id, dict(text_id=text_id, text=preprocess_text(text),
+                text_id, dict(text_id=text_id, text=normalize_text(text),
                               image_ids=[]))
             entry['image_ids'].append(image_id)
         return images, list(texts.values())
