@@ -10,6 +10,6 @@ def test_search_benchmark_smoke():
                    'clustered', with_stderr=False)
     rows = [line for line in out.splitlines() if line.startswith('| 2,000')]
     assert [r.split(' | ')[1] for r in rows] == [
-        'faiss exact (IndexFlatIP)', 'IVF44,Flat nprobe=4',
+        'faiss exact (fp32 flat)', 'IVF44,Flat nprobe=4',
         'HNSW32 efSearch=16']
     assert rows[0].endswith('| 1.000 |')
