@@ -60,7 +60,9 @@ setup(
     # mmcv-lite and mmcv own the same files, install exactly one of them
     # (checked at import).
     install_requires=[
-        'torch>=2.1,<=2.14.1',
+        # >= 2.6: torch.load is weights-only by default (mmengine's own
+        # checkpoint loader relies on it, see mmcnclip/checkpoint/io.py).
+        'torch>=2.6,<=2.14.1',
         'torchvision<=0.29.1',
         'mmengine>=0.10.4,<0.11',
         'mmpretrain>=1.2.0,<1.3',

@@ -8,6 +8,7 @@ from mmengine.utils import ProgressBar
 from torch import nn
 
 from .index import RetrievalIndex
+from .index_identity import model_identity
 from .model import inference_mode, normalized
 
 
@@ -54,7 +55,8 @@ class _FeatureBuffer:
 def extract_features(model: nn.Module,
                      dataloader: Iterable,
                      fp16: bool = False,
-                     progress: bool = True) -> RetrievalIndex:
+                     progress: bool = True,
+                     identity: Optional[dict] = None) -> RetrievalIndex:
     """Encode a retrieval gallery, batch by batch, into an index.
 
     Every batch is one of:
@@ -79,10 +81,17 @@ def extract_features(model: nn.Module,
             still computed in float32). Defaults to False.
         progress (bool): Show an mmengine progress bar on stderr. Defaults
             to True.
+        identity (dict, optional): The model identity stored in the index
+            (:func:`~mmcnclip.apis.index_identity.model_identity`, computed
+            before :func:`~mmcnclip.models.inference.prepare_for_inference`
+            and with the preprocessing); computed from ``model`` when None.
+            Defaults to None.
 
     Returns:
         RetrievalIndex: The image and text galleries.
     """
+    if identity is None:
+        identity = model_identity(model)
     dtype = torch.float16 if fp16 else torch.float32
     dataset = getattr(dataloader, 'dataset', None)
     images = _FeatureBuffer(getattr(dataset, 'num_images', 0), dtype)
@@ -144,4 +153,5 @@ def extract_features(model: nn.Module,
     return RetrievalIndex(
         images.result(), images.ids, texts.result(), texts.ids,
         texts=strings if any(t is not None for t in strings) else None,
-        gt_image_ids=gt_ids if has_gt and gt_ids else None)
+        gt_image_ids=gt_ids if has_gt and gt_ids else None,
+        model=identity)

@@ -1,13 +1,13 @@
 """Storage and search of retrieval features: a :class:`RetrievalIndex`
 holds normalised image/text features with their ids, saves and loads them
 (``weights_only``) and answers memory-bounded top-k queries."""
-import os
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 
 from mmcnclip.evaluation import chunked_topk, merge_topk
+from mmcnclip.utils.atomic_save import atomic_torch_save
 
 #: marks files written by :meth:`RetrievalIndex.save`
 INDEX_FORMAT = 'mmcnclip.RetrievalIndex/1'
@@ -28,6 +28,10 @@ class RetrievalIndex:
         texts (list[str], optional): The M texts. Defaults to None.
         gt_image_ids (list[list], optional): Image ids each text describes.
             Defaults to None.
+        model (dict, optional): Identity of the model (weights digest and
+            preprocessing) that encoded the features, see
+            :func:`~mmcnclip.apis.index_identity.model_identity`. Defaults
+            to None.
     """
 
     def __init__(self,
@@ -36,7 +40,9 @@ class RetrievalIndex:
                  text_feats: Optional[torch.Tensor] = None,
                  text_ids: Sequence = (),
                  texts: Optional[List[str]] = None,
-                 gt_image_ids: Optional[List[list]] = None):
+                 gt_image_ids: Optional[List[list]] = None,
+                 model: Optional[dict] = None):
+        self.model = model
         self.feats, self.ids = {}, {}
         for name, feats, ids in (('image', image_feats, image_ids),
                                  ('text', text_feats, text_ids)):
@@ -161,16 +167,15 @@ class RetrievalIndex:
         return dict(format=INDEX_FORMAT, image_feats=self.image_feats,
                     image_ids=self.image_ids, text_feats=self.text_feats,
                     text_ids=self.text_ids, texts=self.texts,
-                    gt_image_ids=self.gt_image_ids)
+                    gt_image_ids=self.gt_image_ids, model=self.model)
 
     def save(self, path: str) -> None:
-        """Write the index with ``torch.save``.
+        """Write the index with ``torch.save``, atomically.
 
         Args:
             path (str): Output file (folders are created).
         """
-        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-        torch.save(self.state_dict(), path)
+        atomic_torch_save(self.state_dict(), path)
 
     @classmethod
     def load(cls, path: str) -> 'RetrievalIndex':
@@ -195,6 +200,7 @@ class RetrievalIndex:
         if missing:
             raise KeyError(f'{path}: retrieval index lacks keys {missing}')
         try:
-            return cls(**{k: state[k] for k in keys})
+            return cls(**{k: state[k] for k in keys},
+                       model=state.get('model'))
         except ValueError as e:
             raise ValueError(f'{path}: {e}') from e

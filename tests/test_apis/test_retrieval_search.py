@@ -1,15 +1,18 @@
 """Feature extraction into a RetrievalIndex, chunked search, the two tools."""
 import os.path as osp
 import re
+import sys
 
 import pytest
 import torch
 from conftest import REPO
-from helpers.processes import run_tool
+from helpers.processes import run, run_tool
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmcnclip.apis import (RetrievalIndex, extract_features, image_to_text,
                            init_retrieval_model, text_to_image)
+from mmcnclip.apis.index_identity import (OtherModelError, check_index_model,
+                                          model_identity)
 from mmcnclip.datasets.shapes import make_dataset
 from mmcnclip.engine.runner_setup import load_config
 
@@ -193,6 +196,47 @@ def test_tools(setup, tmp_path):
     found = re.findall(r'text_id=(\d+) score=\S+ text=(\S+)', image_part)
     assert [int(i) for i, _ in found] == want_texts
     assert [t for _, t in found] == [index.text_of(i) for i in want_texts]
+
+
+def test_index_stores_the_model_identity(setup, tmp_path):
+    index = setup['index']
+    assert index.model == model_identity(setup['model'])
+    path = str(tmp_path / 'index.pt')
+    index.save(path)
+    assert RetrievalIndex.load(path).model == index.model
+
+
+def test_search_with_another_model_is_refused(setup, tmp_path):
+    """The probe: index built with A, searched with B."""
+    index_path = tmp_path / 'index.pt'
+    setup['index'].save(str(index_path))
+    torch.manual_seed(1)
+    other = init_retrieval_model(setup['cfg'])
+    other_ckpt = tmp_path / 'other.pth'
+    torch.save(dict(state_dict=other.state_dict()), other_ckpt)
+    args = [sys.executable, osp.join(REPO, 'tools', 'retrieval_search.py'),
+            CFG, str(other_ckpt), '--index', str(index_path), '--text', QUERY]
+    refused = run(args, check=False)
+    assert refused.returncode != 0
+    assert f'retrieval index {index_path} was built with other model ' \
+        'weights' in refused.stderr, refused.stderr[-3000:]
+    assert 'Traceback' not in refused.stderr
+    allowed = run([*args, '--allow-other-model'])
+    assert 'allowed by --allow-other-model' in allowed.stdout + allowed.stderr
+    assert f'text: {QUERY}' in allowed.stdout
+
+
+def test_index_identity_checks(setup, mm_log):
+    current = model_identity(setup['model'], [dict(type='A')])
+    with pytest.raises(OtherModelError, match='stores no model identity'):
+        check_index_model(None, current, 'old.pt')
+    check_index_model(None, current, 'old.pt', allow_other_model=True)
+    assert 'old.pt stores no model identity' in mm_log.messages()[-1]
+    check_index_model(dict(current), current, 'same.pt')
+    assert len(mm_log.messages()) == 1
+    check_index_model(dict(current, preprocessing='[]'), current, 'idx.pt')
+    assert 'preprocessed differently from the gallery' in \
+        mm_log.messages()[-1]
 
 
 def test_image_to_text_without_pipeline_on_resnet(tmp_path):

@@ -1,6 +1,7 @@
 """Retrieval recalls and rankings equal those of the official scripts.
 
-The official pipeline runs unmodified on CPU (``tests/cn_clip_cpu.py``):
+The official pipeline runs unmodified on CPU (the shim
+``tests/helpers/cn_clip_cpu.py``):
 ``cn_clip.preprocess.build_lmdb_dataset`` -> ``eval.extract_features`` ->
 ``eval.make_topk_predictions`` -> ``eval.evaluation`` for text-to-image and
 ``eval.transform_ir_annotation_to_tr`` -> ``make_topk_predictions_tr`` ->
@@ -16,16 +17,15 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.runner import Runner
 from test_checkpoint.tiny_models import tiny_config, tiny_official
 from test_datasets.retrieval_files import (build_official_lmdb,
                                            smooth_image, write_retrieval)
 
 from conftest import REPO, build_official, save_official
+from helpers.official_scripts import (TINY_TEXT_JSON, TINY_VIT_JSON,
+                                      cn_clip_with_configs, run_official)
 from helpers.processes import run_tool
-from official_scripts import (TINY_TEXT_JSON, TINY_VIT_JSON,
-                              cn_clip_with_configs, run_official)
 
 pytest.importorskip('cn_clip')
 pytest.importorskip('lmdb')
@@ -118,9 +118,8 @@ def our_metrics(config, ckpt, root, work, layout, extra=()):
 
 def our_rankings(config, ckpt, root, extra_cfg):
     """Top-10 lists from mmcnclip's index search (in-process)."""
-    from tools.runner_setup import load_config
-
     from mmcnclip.apis import extract_features, init_retrieval_model
+    from mmcnclip.engine.runner_setup import load_config
     cfg = load_config(config)
     cfg.merge_from_dict(dict(extra_cfg, **{
         'test_dataloader.dataset.data_root': root,

@@ -1,5 +1,6 @@
-"""The README's gallery commands, run as written (in a folder where the
-shapes quickstart's data and checkpoint are in place)."""
+"""The README's gallery commands and the Python snippet of docs/gallery.md,
+run as written (in a folder where the shapes quickstart's data and
+checkpoint are in place)."""
 import json
 import os
 import os.path as osp
@@ -21,8 +22,14 @@ def readme_commands() -> list:
     return [shlex.split(line) for line in block.splitlines() if line]
 
 
-def test_readme_gallery_commands(trained_shapes, tmp_path):
-    root, ckpt = trained_shapes
+def docs_snippet() -> str:
+    with open(osp.join(REPO, 'docs', 'gallery.md'), encoding='utf-8') as f:
+        return re.search(r'```python\n(.*?)```', f.read(), re.S).group(1)
+
+
+def quickstart_folder(tmp_path, root: str, ckpt: str) -> None:
+    """``tools``, ``configs``, ``data/shapes`` and the quickstart's
+    checkpoint path in ``tmp_path``."""
     for name in ('tools', 'configs'):
         os.symlink(osp.join(REPO, name), tmp_path / name)
     (tmp_path / 'data').mkdir()
@@ -30,6 +37,19 @@ def test_readme_gallery_commands(trained_shapes, tmp_path):
     (tmp_path / 'work_dirs' / 'cn-clip_tiny_shapes').mkdir(parents=True)
     os.symlink(ckpt, tmp_path / 'work_dirs' / 'cn-clip_tiny_shapes' /
                'iter_400.pth')
+
+
+def test_docs_python_snippet(trained_shapes, tmp_path, monkeypatch):
+    quickstart_folder(tmp_path, *trained_shapes)
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(docs_snippet(), scope)
+    assert all(h['path'].startswith('000/') for h in scope['hits'])
+    assert scope['both'][0]['path'] == '000/100000.png'
+
+
+def test_readme_gallery_commands(trained_shapes, tmp_path):
+    quickstart_folder(tmp_path, *trained_shapes)
     index, search, serve = readme_commands()
     outputs = []
     for cmd in (index, search):

@@ -1,8 +1,9 @@
 """Zero-shot scores equal those of ``cn_clip/eval/zeroshot_evaluation.py``.
 
-The official script runs unmodified on CPU (``tests/cn_clip_cpu.py``) on an
-ELEVATER-style folder (``label_cn.txt`` + ``test/000...``, read with
-torchvision's ``ImageFolder``) with its 183 "openai" templates; mmcnclip
+The official script runs unmodified on CPU (the shim
+``tests/helpers/cn_clip_cpu.py``) on an ELEVATER-style folder
+(``label_cn.txt`` + ``test/000...``, read with torchvision's
+``ImageFolder``) with its 183 "openai" templates; mmcnclip
 runs ``tools/test.py`` with the shipped elevater-folder config on the same
 fp16-rounded checkpoint (like the released ones). Same top-1 for every
 image, per-image probabilities within 1e-5 (the script writes them rounded
@@ -20,9 +21,9 @@ from test_checkpoint.tiny_models import tiny_config, tiny_official
 from test_datasets.retrieval_files import smooth_image
 
 from conftest import REPO, build_official, save_official
+from helpers.official_scripts import (TINY_TEXT_JSON, TINY_VIT_JSON,
+                                      cn_clip_with_configs, run_official)
 from helpers.processes import run_tool
-from official_scripts import (TINY_TEXT_JSON, TINY_VIT_JSON,
-                              cn_clip_with_configs, run_official)
 
 pytest.importorskip('cn_clip')
 

@@ -92,7 +92,7 @@ def images(quick: bool, tmp: str) -> None:
     from PIL import Image
 
     from mmcnclip.datasets.transforms import LoadImagePIL, PILResize
-    from mmcnclip.models.text_encoding import CLIP_MEAN, CLIP_STD
+    from mmcnclip.models.data_preprocessor import CLIP_MEAN, CLIP_STD
     rng = np.random.default_rng(0)
     base = np.clip(np.cumsum(rng.normal(size=(300, 400, 4)), axis=1) * 8 +
                    128, 0, 255).astype(np.uint8)

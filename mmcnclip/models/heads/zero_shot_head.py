@@ -4,7 +4,6 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 from mmengine.dist import is_main_process
-from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from mmpretrain.models.heads import ClsHead
 from torch import nn
@@ -14,6 +13,7 @@ from mmcnclip.text import (build_prompts, get_classnames, get_templates,
                            normalize_text)
 from mmcnclip.text.prompts import (is_builtin_classnames,
                                    warn_ambiguous_classnames)
+from ..fingerprint import weights_digest
 from . import prototype_cache as pc
 
 #: In-memory prototype sets kept at once (e.g. evaluation + training ones).
@@ -254,7 +254,7 @@ class ZeroShotClsHead(ClsHead):
         """Prototypes from ``cache_file`` (computed and stored on a miss)."""
         digest = self._digests.get(fingerprint)
         if digest is None:
-            digest = pc.weights_digest(self.text_tower.text_modules())
+            digest = weights_digest(self.text_tower.text_modules())
             self._digests = {fingerprint: digest}
         tower = self.text_tower
         request = pc.make_request(

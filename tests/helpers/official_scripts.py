@@ -1,18 +1,19 @@
 """Helpers to run the official ``cn_clip`` scripts on generated data.
 
-The scripts run unmodified, in a subprocess, through the CPU shim
-``tests/cn_clip_cpu.py``. They read model configs from
-``cn_clip/clip/model_configs/<name>.json`` next to their own file and
-accept only the official names, so toy sizes need a copy of the installed
-(1 MB) package in which one official name holds the toy config:
+The scripts run unmodified, in a subprocess (:mod:`helpers.processes`),
+through the CPU shim ``tests/helpers/cn_clip_cpu.py``. They read model
+configs from ``cn_clip/clip/model_configs/<name>.json`` next to their own
+file and accept only the official names, so toy sizes need a copy of the
+installed (1 MB) package in which one official name holds the toy config:
 :func:`cn_clip_with_configs`.
 """
 import json
 import os
 import os.path as osp
 import shutil
-import subprocess
 import sys
+
+from .processes import REPO, free_port, run
 
 SHIM = osp.join(osp.dirname(osp.abspath(__file__)), 'cn_clip_cpu.py')
 
@@ -54,16 +55,15 @@ def cn_clip_with_configs(root: str, configs: dict) -> str:
 
 
 def run_official(module: str, *args: str, site: str = None,
-                 cwd: str = None, timeout: int = 900) -> str:
-    """Run ``python -m module args`` through the CPU shim (one thread);
-    assert success and return stdout + stderr."""
-    path = [site] if site else []
-    env = dict(os.environ, OMP_NUM_THREADS='1', LOCAL_RANK='0',
-               PYTHONPATH=os.pathsep.join(
-                   path + [os.environ.get('PYTHONPATH', '')]))
-    proc = subprocess.run([sys.executable, SHIM, module, *args],
-                          capture_output=True, text=True, env=env, cwd=cwd,
-                          timeout=timeout)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f'{module} failed:\n{log[-5000:]}'
-    return log
+                 cwd: str = None) -> str:
+    """Run ``python -m module args`` through the CPU shim (one thread, a
+    single-process "distributed" environment); fail the test with the
+    output tail unless it succeeds; return stdout + stderr."""
+    env = dict(LOCAL_RANK='0', RANK='0', WORLD_SIZE='1',
+               MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()))
+    if site:  # before site-packages: the copied cn_clip wins
+        env['PYTHONPATH'] = os.pathsep.join(
+            p for p in (site, REPO, os.environ.get('PYTHONPATH')) if p)
+    out = run([sys.executable, SHIM, module, *args], cwd=cwd or REPO,
+              env=env)
+    return out.stdout + out.stderr

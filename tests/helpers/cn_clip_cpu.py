@@ -1,6 +1,6 @@
 """Run an official ``cn_clip`` script unmodified on CPU (test suite only).
 
-    python tests/cn_clip_cpu.py cn_clip.eval.extract_features --resume ...
+    python tests/helpers/cn_clip_cpu.py cn_clip.eval.extract_features ...
 
 The official scripts hard-code one GPU: ``torch.cuda.set_device(0)``,
 ``model.cuda(0)``, ``tensor.cuda(0)``, ``tensor.to(0)`` and, in training,
