@@ -12,17 +12,16 @@ Typical use::
 import contextlib
 import os
 import os.path as osp
-import sys
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.dataset import Compose, pseudo_collate
-from mmengine.utils import ProgressBar
 from mmpretrain.datasets.transforms import PackInputs
 from torch import nn
 
 from mmcnclip.evaluation import chunked_topk
 from mmcnclip.registry import MODELS, TRANSFORMS
+from mmcnclip.utils.progress import SLOW_CPU_HINT, Progress
 
 #: marks files written by :meth:`RetrievalIndex.save`
 INDEX_FORMAT = 'mmcnclip.RetrievalIndex/1'
@@ -135,8 +134,9 @@ def extract_features(model: nn.Module,
         dataloader (Iterable): Batches as above.
         fp16 (bool): Store features in float16 (half the memory; scores are
             still computed in float32). Defaults to False.
-        progress (bool): Show an mmengine progress bar on stderr. Defaults
-            to True.
+        progress (bool): Report progress on stderr (main process only; a
+            live line on a terminal, plain lines elsewhere). Defaults to
+            True.
 
     Returns:
         RetrievalIndex: The image and text galleries.
@@ -151,7 +151,8 @@ def extract_features(model: nn.Module,
     if progress:
         total = len(dataset) if dataset is not None and hasattr(
             dataset, '__len__') else 0
-        bar = ProgressBar(total, file=sys.stderr)
+        bar = Progress(total, 'samples', slow_hint=SLOW_CPU_HINT if all(
+            not p.is_cuda for p in model.parameters()) else None)
     with _inference(model):
         for batch in dataloader:
             if isinstance(batch, dict):
@@ -198,7 +199,7 @@ def extract_features(model: nn.Module,
             if bar is not None:
                 bar.update(count)
     if bar is not None:
-        bar.file.write('\n')
+        bar.close()
     return RetrievalIndex(
         images.result(), images.ids, texts.result(), texts.ids,
         texts=strings if any(t is not None for t in strings) else None,

@@ -1,4 +1,5 @@
 """Runner hooks of mmcnclip."""
 from .prepare_hook import PrepareForInferenceHook
+from .progress_hook import DatasetProgressHook
 
-__all__ = ['PrepareForInferenceHook']
+__all__ = ['DatasetProgressHook', 'PrepareForInferenceHook']

@@ -6,12 +6,12 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
-from mmengine.utils import ProgressBar
 from mmpretrain.models.heads import ClsHead
 from torch import nn
 
 from mmcnclip.registry import MODELS
 from mmcnclip.text import ChineseTokenizer, get_classnames, get_templates
+from mmcnclip.utils.progress import Progress
 from ..text_encoding import EncodesText
 from . import prototype_cache as pc
 
@@ -210,8 +210,7 @@ class ZeroShotClsHead(EncodesText, ClsHead):
         ids = self.tokenizer(prompts)
         lengths = (ids != self.tokenizer.pad_id).sum(dim=1)
         order = torch.argsort(lengths, stable=True)
-        bar = (ProgressBar(len(prompts))
-               if progress and is_main_process() else None)
+        bar = Progress(len(prompts), 'prompts') if progress else None
         chunks = []
         for start in range(0, len(prompts), self.text_batch_size):
             index = order[start:start + self.text_batch_size]
@@ -221,7 +220,7 @@ class ZeroShotClsHead(EncodesText, ClsHead):
             if bar is not None:
                 bar.update(len(index))
         if bar is not None:
-            print()
+            bar.close()
         self.num_encoded_prompts += len(prompts)
         feats = torch.empty(
             len(prompts), chunks[0].shape[-1], device=chunks[0].device)
