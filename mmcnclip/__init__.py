@@ -5,14 +5,18 @@ registers every module under the ``mmcnclip`` scope (``type='mmcnclip.X'``)
 and routes mmengine's local checkpoint loading through mmcnclip's safe loader.
 """
 from .version import __version__
-from .utils.env import check_mmcv_version, check_transformers_version
+from .utils.env import (check_mmcv_version, check_transformers_version,
+                        import_mmcv_quietly)
 
 check_mmcv_version()
 check_transformers_version()
+import_mmcv_quietly()
 
+from .checkpoint.download import register_download_errors  # noqa: E402
 from .checkpoint.io import register_mmengine_loader  # noqa: E402
 
 register_mmengine_loader()
+register_download_errors()
 
 from . import apis, datasets, engine, evaluation, models  # noqa: E402,F401
 from .model_index import hook_model_hub  # noqa: E402
