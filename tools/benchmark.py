@@ -27,19 +27,9 @@ import torch.nn.functional as F
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
+from mmcnclip.model_table import (  # noqa: E402
+    MODEL_TABLE, base_config_path, official_model_args)
 
-#: official name -> (vision json, text json, our config, image GFLOP/img)
-MODELS_INFO = {
-    'RN50': ('RN50', 'RBT3-chinese', 'cn-clip_resnet50', 12.2),
-    'ViT-B-16': ('ViT-B-16', 'RoBERTa-wwm-ext-base-chinese',
-                 'cn-clip_vit-base-p16', 35.1),
-    'ViT-L-14': ('ViT-L-14', 'RoBERTa-wwm-ext-base-chinese',
-                 'cn-clip_vit-large-p14', 162.),
-    'ViT-L-14-336': ('ViT-L-14-336', 'RoBERTa-wwm-ext-base-chinese',
-                     'cn-clip_vit-large-p14-336px', 382.),
-    'ViT-H-14': ('ViT-H-14', 'RoBERTa-wwm-ext-large-chinese',
-                 'cn-clip_vit-huge-p14', 335.),
-}
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16,
           'fp16': torch.float16}
 
@@ -99,15 +89,7 @@ class PeakMemory:
 # ----------------------------------------------------------------- models
 def official_info(name: str) -> dict:
     """The official json config (vision + text) of ``name``."""
-    from cn_clip.clip import model as official
-    root = osp.join(osp.dirname(official.__file__), 'model_configs')
-    info = {}
-    for part in MODELS_INFO[name][:2]:
-        with open(osp.join(root, f'{part}.json')) as f:
-            info.update(json.load(f))
-    if isinstance(info['vision_layers'], str):
-        info['vision_layers'] = json.loads(info['vision_layers'])
-    return info
+    return official_model_args(name)
 
 
 def build_official(name: str, seed: int = 0):
@@ -123,8 +105,7 @@ def build_ours(name: str, official_state: dict):
 
     import mmcnclip  # noqa: F401
     from mmcnclip.registry import MODELS
-    cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'models',
-                                   MODELS_INFO[name][2] + '.py'))
+    cfg = Config.fromfile(base_config_path(name))
     model = MODELS.build(cfg.model).eval()
     model.load_state_dict(
         {f'module.{k}': v for k, v in official_state.items()}, strict=True)
@@ -283,7 +264,7 @@ def image_candidates(name, args, dtype, device):
 def bench_image(name, args, dtype, device, peaks):
     cands, size, official, plain = image_candidates(name, args, dtype,
                                                     device)
-    gflop = MODELS_INFO[name][3]
+    gflop = MODEL_TABLE[name].image_gflops
     x = torch.randn(args.batch, 3, size, size, device=device, dtype=dtype)
     x1 = x[:1].clone()
     mem = peak_memory({k: (lambda f=f: f(x)) for k, f in cands.items()},
@@ -378,8 +359,7 @@ def load_test(args) -> None:
                      if v.is_floating_point())
         torch.save({'state_dict': state}, path)
         del official, state
-        cfg = osp.join(REPO, 'configs', '_base_', 'models',
-                       MODELS_INFO[name][2] + '.py')
+        cfg = base_config_path(name)
         results = {mode: _load_in_subprocess(mode, cfg, path)
                    for mode in ('load_pretrained', 'build+load_checkpoint')}
     print(f'\n== load test {name}: {args.load_dtype} official checkpoint, '
@@ -402,7 +382,7 @@ def _load_in_subprocess(mode: str, cfg: str, path: str) -> dict:
         'from tools.benchmark import _proc_status_kb\n'
         'from mmengine.config import Config\n'
         'from mmengine.runner import load_checkpoint\n'
-        'from mmcnclip.checkpoint.io import load_pretrained\n'
+        'from mmcnclip.checkpoint import load_pretrained\n'
         'from mmcnclip.registry import MODELS\n'
         'cfg = Config.fromfile(%r).model\n'
         'rss0 = _proc_status_kb("VmRSS") * 1024\n'
@@ -419,7 +399,7 @@ def _load_in_subprocess(mode: str, cfg: str, path: str) -> dict:
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--model', nargs='+', default=['RN50', 'ViT-B-16'],
-                        choices=list(MODELS_INFO))
+                        choices=list(MODEL_TABLE))
     parser.add_argument('--batch', type=int, default=32)
     parser.add_argument('--iters', type=int, default=5,
                         help='timed rounds per candidate')
@@ -436,7 +416,7 @@ def parse_args():
     parser.add_argument('--load-test', action='store_true',
                         help='only run the checkpoint loading test')
     parser.add_argument('--load-model', default='ViT-H-14',
-                        choices=list(MODELS_INFO))
+                        choices=list(MODEL_TABLE))
     parser.add_argument('--load-dtype', default='fp16',
                         choices=['fp16', 'fp32'])
     parser.add_argument('--tmpdir', default=None,

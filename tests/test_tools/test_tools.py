@@ -9,10 +9,11 @@ exactly like the in-process pipeline to reproduce it.
 import json
 import os.path as osp
 import pickle
+import sys
 
 import pytest
 import torch
-from helpers.processes import free_port, run_tool
+from helpers.processes import free_port, run, run_tool
 from mmengine.config import Config
 from mmengine.dataset import default_collate
 from test_datasets.cifar_files import write_cifar100
@@ -180,6 +181,24 @@ def test_train_py(setup, tmp_path):
     assert first['state_dict'].keys() == last['state_dict'].keys()
     assert not torch.equal(first['state_dict']['head.fc.weight'],
                            last['state_dict']['head.fc.weight'])
+
+
+@pytest.mark.parametrize('tool,content,message', [
+    ('train.py --resume', b'', 'is empty (0 bytes)'),
+    ('test.py', b'hello\n' * 9, 'is not a checkpoint'),
+])
+def test_broken_checkpoint_is_named(setup, tmp_path, tool, content,
+                                    message):
+    """A zero-byte or text checkpoint names the file and the problem."""
+    ckpt = tmp_path / 'broken.pth'
+    ckpt.write_bytes(content)
+    script, *flag = tool.split()
+    args = [setup['cfg'], *flag, str(ckpt), '--work-dir', str(tmp_path / 'w')]
+    proc = run([sys.executable, osp.join(REPO, 'tools', script), *args],
+               cwd=tmp_path, check=False)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert f'{ckpt} {message}' in proc.stderr, proc.stderr[-5000:]
+    assert 'CheckpointFileError' in proc.stderr
 
 
 def test_dist_train_sh_two_cpu_processes(setup, tmp_path):
