@@ -2,7 +2,6 @@
 or trained on the shapes data) and the ``tools/gallery.py`` CLI."""
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import numpy as np
@@ -12,6 +11,7 @@ from mmengine.config import Config
 from PIL import Image
 
 from mmcnclip.registry import MODELS
+from .processes import run, run_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CFG = osp.join(REPO, 'configs', 'shapes', 'cn-clip_tiny_shapes.py')
@@ -25,15 +25,11 @@ def tool_env() -> dict:
                 os.pathsep + os.environ.get('PYTHONPATH', ''))
 
 
-def gallery_cli(*args, check: bool = True, timeout: int = 600):
-    """Run ``tools/gallery.py ARGS``; with ``check`` assert success and
-    show the output on failure."""
-    out = subprocess.run([sys.executable, GALLERY, *map(str, args)],
-                         capture_output=True, text=True, env=tool_env(),
-                         cwd=REPO, timeout=timeout)
-    if check:
-        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return out
+def gallery_cli(*args, check: bool = True, timeout: int = None):
+    """Run ``tools/gallery.py ARGS`` through :func:`helpers.processes.run`
+    (with ``check``: assert success, showing the output on failure)."""
+    return run([sys.executable, GALLERY, *map(str, args)], check=check,
+               timeout=timeout)
 
 
 def write_photos(folder, count: int, seed: int = 0, start: int = 0,
@@ -81,22 +77,14 @@ def trained_shapes(tmp_path_factory):
     """
     tmp = tmp_path_factory.mktemp('shapes')
     root, work, iters = tmp / 'shapes', tmp / 'work', 150
-    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'data',
-                                             'make_shapes_dataset.py'),
-                    str(root), '--train', '1200', '--test', '120', '--seed',
-                    '0'], check=True, capture_output=True)
-    out = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'train.py'), TINY_CFG,
-         '--work-dir', str(work), '--cfg-options',
-         f'train_dataloader.dataset.data_root={root}',
-         f'val_dataloader.dataset.data_root={root}',
-         f'test_dataloader.dataset.data_root={root}',
-         f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
-         f'default_hooks.checkpoint.interval={iters}',
-         f'param_scheduler.0.end=20', f'param_scheduler.1.begin=20',
-         f'param_scheduler.1.end={iters}'],
-        capture_output=True, text=True, env=dict(tool_env(),
-                                                 OMP_NUM_THREADS='2'),
-        cwd=REPO, timeout=1200)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    run_tool('data/make_shapes_dataset.py', root, '--train', '1200',
+             '--test', '120', '--seed', '0')
+    run_tool('train.py', TINY_CFG, '--work-dir', work, '--cfg-options',
+             f'train_dataloader.dataset.data_root={root}',
+             f'val_dataloader.dataset.data_root={root}',
+             f'test_dataloader.dataset.data_root={root}',
+             f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+             f'default_hooks.checkpoint.interval={iters}',
+             'param_scheduler.0.end=20', 'param_scheduler.1.begin=20',
+             f'param_scheduler.1.end={iters}', threads=2)
     return str(root), str(work / f'iter_{iters}.pth')
