@@ -11,12 +11,14 @@ import re
 from urllib.error import URLError
 from urllib.parse import urlparse
 
-#: URL prefixes of the checkpoints mmcnclip's metafile points to.
-OFFICIAL_URL_PREFIXES = (
-    'https://clip-cn-beijing.oss-cn-beijing.aliyuncs.com/',
-    'https://download.openmmlab.com/mmpretrain/v1.0/chinese_clip/',
-    'https://huggingface.co/OFA-Sys/',
-)
+from mmcnclip.model_table import MODEL_TABLE
+
+#: URL prefixes (folders) of the weights in mmcnclip's model table, which
+#: the metafile and so mmpretrain's ``get_model``/inferencers use.
+OFFICIAL_URL_PREFIXES = tuple(sorted({
+    url.rsplit('/', 1)[0] + '/'
+    for info in MODEL_TABLE.values()
+    for url in (info.weights, info.mmpretrain_weights) if url}))
 
 
 class CheckpointDownloadError(RuntimeError):
