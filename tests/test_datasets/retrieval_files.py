@@ -13,7 +13,6 @@ import os.path as osp
 import sys
 
 import numpy as np
-from helpers.processes import run
 from PIL import Image
 
 
@@ -69,6 +68,7 @@ def tiny_retrieval_set(root: str, splits=('train', 'valid', 'test'),
 def build_official_lmdb(root: str, splits=('valid', )) -> str:
     """Run ``cn_clip.preprocess.build_lmdb_dataset`` on ``root``: writes
     ``root/lmdb/{split}/{imgs,pairs}``."""
+    from helpers.processes import run
     run([sys.executable, '-m', 'cn_clip.preprocess.build_lmdb_dataset',
          '--data_dir', root, '--splits', ','.join(splits)])
     return osp.join(root, 'lmdb')

@@ -73,6 +73,13 @@ def list_images(class_dir: str) -> List[str]:
 class ZeroShotImageFolder(BaseDataset):
     """A split of an ELEVATER / ImageNet-CN style image folder.
 
+    Kept instead of mmpretrain's ``CustomDataset(data_root,
+    data_prefix=split, classes=label_file)``: measured by
+    ``tools/misc/library_alternatives.py``, that one drops the ``.webp`` and
+    ``.tiff`` images torchvision's ``ImageFolder`` (the official evaluation)
+    counts, orders a class folder's own files after those of its
+    sub-folders (ImageFolder: before) and only warns on empty classes.
+
     Samples have ``img_path`` and ``gt_label``; ``metainfo['classes']``
     holds the class names from the label file.
 

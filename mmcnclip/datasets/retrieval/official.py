@@ -3,9 +3,10 @@ import os.path as osp
 from typing import Optional
 
 from mmcnclip.registry import DATASETS
+from mmcnclip.text import normalize_text
 from .base import ImageTextRetrievalBase
 from .records import (BadRowError, decode_base64_image, index_tsv,
-                      lmdb_get, norm_id, open_lmdb, preprocess_text,
+                      lmdb_get, norm_id, open_lmdb,
                       read_texts_jsonl, read_tsv_image, safe_unpickle)
 
 
@@ -27,7 +28,10 @@ class CNCLIPTsvRetrieval(ImageTextRetrievalBase):
 
     ``{split}_texts.jsonl`` has one ``{"text_id", "text", "image_ids"}``
     per line; ``{split}_imgs.tsv`` one ``image_id<TAB>base64 image`` per
-    row. Items are described in :class:`ImageTextRetrievalBase`.
+    row. Items are described in :class:`ImageTextRetrievalBase`. The image
+    gallery is in the order of the official LMDB (and of the official
+    feature files): image ids sorted as strings, so that tied scores rank
+    like in ``cn_clip/eval``.
 
     Args:
         data_root (str): Folder with the files, e.g.
@@ -64,6 +68,10 @@ class CNCLIPTsvRetrieval(ImageTextRetrievalBase):
         index = index_tsv(self.tsv_path, self._checker, self.verify_images)
         texts = read_texts_jsonl(texts_path, self._checker,
                                  index.__contains__)
+        # gallery in LMDB key order (bytewise str(image_id)), the order of
+        # the official feature files: equal scores then rank alike
+        index = dict(sorted(index.items(),
+                            key=lambda kv: str(kv[0]).encode('utf-8')))
         return index, texts
 
     def load_image(self, source) -> dict:
@@ -176,7 +184,7 @@ class CNCLIPLmdbRetrieval(ImageTextRetrievalBase):
                                   f'refers to unknown image id {image_id!r}')
                 continue
             entry = texts.setdefault(
-                text_id, dict(text_id=text_id, text=preprocess_text(text),
+                text_id, dict(text_id=text_id, text=normalize_text(text),
                               image_ids=[]))
             entry['image_ids'].append(image_id)
         return images, list(texts.values())
