@@ -5,6 +5,7 @@ multi-GB model was built: the tools call these right after reading the
 config.
 """
 import os.path as osp
+from typing import Optional
 
 from mmcnclip.registry import DATASETS
 
@@ -17,14 +18,15 @@ CHECKPOINT_HELP = (
     'load.')
 
 
-def check_checkpoint(path: str) -> None:
+def check_checkpoint(path: Optional[str]) -> None:
     """Raise ``FileNotFoundError`` unless ``path`` is a URL or exists.
 
     Args:
-        path (str): A local file or Hugging Face folder, or a URL
-            (``scheme://...``, checked when it is downloaded).
+        path (str, optional): A local file or Hugging Face folder, or a URL
+            (``scheme://...``, checked when it is downloaded); None (no
+            checkpoint given) passes.
     """
-    if '://' in path:
+    if path is None or '://' in path:
         return
     full = osp.abspath(osp.expanduser(path))
     if not osp.exists(full):
