@@ -69,6 +69,11 @@ def test_tools_test_matches_official(tmp_path):
         'test_dataloader.num_workers=0', 'test_dataloader.batch_size=4',
         f'model.text_prompt={templates_file}', cwd=tmp_path)
     assert 'accuracy/top1' in log
+    # progress of prompt encoding and of the images, never '\r' in logs
+    assert f'{100 * len(TEMPLATES)}/{100 * len(TEMPLATES)} prompts' in log
+    assert f'{N_TEST}/{N_TEST} images' in log
+    log_file = next((tmp_path / 'work').glob('*/*.log')).read_text()
+    assert '\r' not in log and '\r' not in log_file
     with open(out, 'rb') as f:
         dumped = pickle.load(f)
     assert len(dumped) == N_TEST

@@ -7,6 +7,7 @@ Examples:
     tools/dist_test.sh CONFIG CHECKPOINT 2   # also on CPU (gloo)
 """
 import argparse
+import sys
 
 import mmengine
 from mmengine.config import DictAction
@@ -21,6 +22,7 @@ from mmcnclip.engine.runner_setup import (LAUNCHERS, enable_tta,
                                           set_local_rank, set_work_dir,
                                           setup_distributed)
 from mmcnclip.models.inference import PRECISIONS
+from mmcnclip.utils.preflight import check_checkpoint, check_dataset
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -108,6 +110,8 @@ def merge_args(cfg, args):
     """
     set_work_dir(cfg, args.work_dir, args.config)
     cfg.load_from = args.checkpoint
+    cfg.custom_hooks = list(cfg.get('custom_hooks', None) or []) + [
+        dict(type='mmcnclip.DatasetProgressHook')]
     if args.amp:
         cfg.setdefault('test_cfg', dict())
         cfg.test_cfg.fp16 = True
@@ -142,6 +146,11 @@ def main(argv=None):
     args = parse_args(argv)
     set_local_rank(args.local_rank)
     cfg = merge_args(load_config(args.config), args)
+    try:  # before the model is built: a missing file is found in a second
+        check_checkpoint(args.checkpoint)
+        check_dataset((cfg.get('test_dataloader') or {}).get('dataset'))
+    except FileNotFoundError as e:
+        sys.exit(f'tools/test.py: error: {e}')
     setup_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
         RUNNERS.build(cfg)

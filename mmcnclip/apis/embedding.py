@@ -17,9 +17,9 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
-from mmengine.utils import ProgressBar
 from PIL import Image
 
+from mmcnclip.utils.progress import Progress
 from .model import inference_mode, normalized
 from .search import _chunks, _image_pipeline
 
@@ -94,9 +94,9 @@ class MultiModalEmbedding:
         """float: ``1 / logit_scale``, the softmax temperature."""
         return 1 / self.logit_scale
 
-    def _progress(self, total: int, progress: Optional[bool]):
+    def _progress(self, total: int, progress: Optional[bool], desc: str):
         show = progress if progress is not None else total > self.batch_size
-        return ProgressBar(total) if show else None
+        return Progress(total, desc) if show else None
 
     def images(self, images: Union[ImageInput, Sequence[ImageInput]],
                progress: Optional[bool] = None) -> torch.Tensor:
@@ -114,7 +114,7 @@ class MultiModalEmbedding:
         images = _as_list(images)
         if not images:
             raise ValueError('MultiModalEmbedding.images got no images')
-        bar, feats = self._progress(len(images), progress), []
+        bar, feats = self._progress(len(images), progress, 'images'), []
         with inference_mode(self.model):
             for chunk in _chunks(images, self.batch_size):
                 packed = [self.compose(
@@ -130,7 +130,7 @@ class MultiModalEmbedding:
                 if bar is not None:
                     bar.update(len(chunk))
         if bar is not None:
-            bar.file.write('\n')
+            bar.close()
         return torch.cat(feats)
 
     def texts(self, texts: Union[str, Sequence[str]],
@@ -148,7 +148,7 @@ class MultiModalEmbedding:
         if not texts or not all(isinstance(t, str) for t in texts):
             raise TypeError('MultiModalEmbedding.texts takes a string or a '
                             'non-empty list of strings')
-        bar, feats = self._progress(len(texts), progress), []
+        bar, feats = self._progress(len(texts), progress, 'texts'), []
         with inference_mode(self.model):
             for chunk in _chunks(texts, self.batch_size):
                 feats.append(
@@ -156,7 +156,7 @@ class MultiModalEmbedding:
                 if bar is not None:
                     bar.update(len(chunk))
         if bar is not None:
-            bar.file.write('\n')
+            bar.close()
         return torch.cat(feats)
 
     def __call__(self, inputs, progress: Optional[bool] = None) -> dict:

@@ -1,12 +1,11 @@
 """Encoding a retrieval gallery, batch by batch, into a
 :class:`~mmcnclip.apis.index.RetrievalIndex`."""
-import sys
 from typing import Iterable, Optional, Sequence
 
 import torch
-from mmengine.utils import ProgressBar
 from torch import nn
 
+from mmcnclip.utils.progress import SLOW_CPU_HINT, Progress
 from .index import RetrievalIndex
 from .index_identity import model_identity
 from .model import inference_mode, normalized
@@ -79,8 +78,9 @@ def extract_features(model: nn.Module,
         dataloader (Iterable): Batches as above.
         fp16 (bool): Store features in float16 (half the memory; scores are
             still computed in float32). Defaults to False.
-        progress (bool): Show an mmengine progress bar on stderr. Defaults
-            to True.
+        progress (bool): Report progress on stderr (main process only; a
+            live line on a terminal, plain lines elsewhere). Defaults to
+            True.
         identity (dict, optional): The model identity stored in the index
             (:func:`~mmcnclip.apis.index_identity.model_identity`, computed
             before :func:`~mmcnclip.models.inference.prepare_for_inference`
@@ -102,7 +102,8 @@ def extract_features(model: nn.Module,
     if progress:
         total = len(dataset) if dataset is not None and hasattr(
             dataset, '__len__') else 0
-        bar = ProgressBar(total, file=sys.stderr)
+        bar = Progress(total, 'samples', slow_hint=SLOW_CPU_HINT if all(
+            not p.is_cuda for p in model.parameters()) else None)
     with inference_mode(model):
         for batch in dataloader:
             if isinstance(batch, dict):
@@ -149,7 +150,7 @@ def extract_features(model: nn.Module,
             if bar is not None:
                 bar.update(count)
     if bar is not None:
-        bar.file.write('\n')
+        bar.close()
     return RetrievalIndex(
         images.result(), images.ids, texts.result(), texts.ids,
         texts=strings if any(t is not None for t in strings) else None,

@@ -51,3 +51,49 @@ def test_train_py_merges_arguments():
     args = tool.parse_args([cfg_path, '--auto-scale-lr'])
     with pytest.raises(ValueError, match='base_batch_size'):
         tool.merge_args(runner_setup.load_config(cfg_path), args)
+
+
+class _NoBuild:
+    """Stands in for what builds the model; records that it was reached."""
+
+    def __init__(self):
+        self.calls = []
+
+    def from_cfg(self, *args, **kwargs):
+        self.calls.append('model built')
+        raise AssertionError('the model was built before the file check')
+
+    __call__ = from_cfg
+
+
+@pytest.mark.parametrize('tool,config,builder', [
+    ('test', 'cn-clip_resnet50_zeroshot-cls_cifar100.py', 'Runner'),
+    ('extract_features', 'shapes/cn-clip_tiny_shapes.py',
+     'init_retrieval_model'),
+])
+def test_missing_files_fail_before_the_model_is_built(tool, config, builder,
+                                                      tmp_path,
+                                                      monkeypatch):
+    module = _load_tool(tool)
+    no_build = _NoBuild()
+    monkeypatch.setattr(module, builder, no_build)
+    cfg = osp.join(REPO, 'configs', config)
+    extra = ['--out', str(tmp_path / 'x.pt')] if tool != 'test' else \
+        ['--work-dir', str(tmp_path)]
+    missing = str(tmp_path / 'nonexist.pth')
+    with pytest.raises(SystemExit) as info:
+        module.main([cfg, missing, *extra])
+    message = str(info.value)
+    assert message.startswith(f'tools/{tool}.py: error: checkpoint not '
+                              f'found: {missing}') and 'README' in message
+    ckpt = tmp_path / 'ckpt.pth'
+    ckpt.write_bytes(b'')  # exists: the dataset check comes next
+    root = tmp_path / 'no_data'
+    with pytest.raises(SystemExit) as info:
+        module.main([cfg, str(ckpt), *extra, '--cfg-options',
+                     f'test_dataloader.dataset.data_root={root}'])
+    message = str(info.value)
+    assert f'missing {root}' in message and '\n' not in message
+    assert ('cifar-100-python.tar.gz' in message if tool == 'test' else
+            'OFA-Sys/Chinese-CLIP' in message)
+    assert no_build.calls == []

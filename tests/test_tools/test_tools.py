@@ -120,6 +120,11 @@ def test_test_py(setup, tmp_path):
     _check_metrics(out, setup['expected'])
     assert 'accuracy/top1: {:.4f}'.format(
         setup['expected']['accuracy/top1']) in log
+    # Progress over the dataset, as plain lines (no '\r') in the log file.
+    assert f'{N_TEST}/{N_TEST} images, ' in log and '\r' not in log
+    log_file = next((tmp_path / 'work').glob('*/*.log')).read_text()
+    assert f'{N_TEST}/{N_TEST} images, ' in log_file
+    assert '\r' not in log_file
     # Predictions dump (default --out-item): one entry per test image.
     preds = tmp_path / 'preds.pkl'
     run_tool('test.py', setup['cfg'], setup['ckpt'], '--work-dir',

@@ -128,6 +128,11 @@ class ZeroShotImageFolder(BaseDataset):
             classes=classes,
             **kwargs)
 
+    def check_files(self) -> None:
+        """Raise ``FileNotFoundError`` unless the split directory has
+        class directories (the label file is checked when built)."""
+        find_class_dirs(self.data_prefix['img_path'])
+
     def load_data_list(self) -> List[dict]:
         """List the images of the split with their label indices."""
         root = self.data_prefix['img_path']

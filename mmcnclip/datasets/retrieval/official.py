@@ -10,6 +10,18 @@ from .records import (BadRowError, decode_base64_image, index_tsv,
                       read_texts_jsonl, read_tsv_image, safe_unpickle)
 
 
+def missing_message(dataset, path: str, what: str) -> str:
+    """One line: the missing file, where it was looked for, how to get
+    it (the official MUGE / Flickr30K-CN / COCO-CN files)."""
+    return (
+        f'{type(dataset).__name__}: missing {osp.abspath(path)} ({what}, '
+        f'data_root {dataset.data_root!r}). Get the official MUGE / '
+        'Flickr30K-CN / COCO-CN files via the "Datasets" section of '
+        'github.com/OFA-Sys/Chinese-CLIP and unzip them under data/datasets/,'
+        ' or pass --cfg-options test_dataloader.dataset.data_root=DIR '
+        '(mmcnclip never downloads data).')
+
+
 @DATASETS.register_module()
 class CNCLIPTsvRetrieval(ImageTextRetrievalBase):
     """``{split}_texts.jsonl`` + ``{split}_imgs.tsv`` (official format).
@@ -40,12 +52,19 @@ class CNCLIPTsvRetrieval(ImageTextRetrievalBase):
         self.verify_images = verify_images
         super().__init__(data_root=data_root, **kwargs)
 
+    def check_files(self) -> None:
+        """Raise ``FileNotFoundError`` (saying where to get them) unless
+        ``{split}_texts.jsonl`` and ``{split}_imgs.tsv`` are there."""
+        for name in ('texts.jsonl', 'imgs.tsv'):
+            path = osp.join(self.data_root, f'{self.split}_{name}')
+            if not osp.isfile(path):
+                raise FileNotFoundError(missing_message(
+                    self, path, f'split {self.split!r}'))
+
     def load_records(self):
         texts_path = osp.join(self.data_root, f'{self.split}_texts.jsonl')
         self.tsv_path = osp.join(self.data_root, f'{self.split}_imgs.tsv')
-        for path in (texts_path, self.tsv_path):
-            if not osp.isfile(path):
-                raise FileNotFoundError(f'Missing {path}')
+        self.check_files()
         index = index_tsv(self.tsv_path, self._checker, self.verify_images)
         texts = read_texts_jsonl(texts_path, self._checker,
                                  index.__contains__)
@@ -104,14 +123,21 @@ class CNCLIPLmdbRetrieval(ImageTextRetrievalBase):
             return self.data_root
         return osp.join(self.data_root, 'lmdb', self.split)
 
+    def check_files(self) -> None:
+        """Raise ``FileNotFoundError`` (saying where to get them) unless
+        the ``imgs`` and ``pairs`` LMDB directories are there."""
+        for name in ('imgs', 'pairs'):
+            path = osp.join(self.lmdb_root, name)
+            if not osp.isdir(path):
+                raise FileNotFoundError(missing_message(
+                    self, path, 'LMDB directory'))
+
     def _env(self, name: str):
         import os
         key = (name, os.getpid())  # one handle per (forked) process
         if key not in self._envs:
-            path = osp.join(self.lmdb_root, name)
-            if not osp.isdir(path):
-                raise FileNotFoundError(f'Missing LMDB directory {path}')
-            self._envs[key] = open_lmdb(path)
+            self.check_files()
+            self._envs[key] = open_lmdb(osp.join(self.lmdb_root, name))
         return self._envs[key]
 
     def load_records(self):

@@ -3,8 +3,6 @@ from collections import OrderedDict
 from typing import Optional, Sequence, Tuple
 
 import torch
-from mmengine.dist import is_main_process
-from mmengine.utils import ProgressBar
 from mmpretrain.models.heads import ClsHead
 from torch import nn
 
@@ -13,6 +11,7 @@ from mmcnclip.text import (build_prompts, get_classnames, get_templates,
                            normalize_text)
 from mmcnclip.text.prompts import (is_builtin_classnames,
                                    warn_ambiguous_classnames)
+from mmcnclip.utils.progress import Progress
 from ..fingerprint import weights_digest
 from . import prototype_cache as pc
 
@@ -229,8 +228,7 @@ class ZeroShotClsHead(ClsHead):
         ids = tower.tokenizer(prompts)
         lengths = (ids != tower.tokenizer.pad_id).sum(dim=1)
         order = torch.argsort(lengths, stable=True)
-        bar = (ProgressBar(len(prompts))
-               if progress and is_main_process() else None)
+        bar = Progress(len(prompts), 'prompts') if progress else None
         chunks = []
         for start in range(0, len(prompts), self.text_batch_size):
             index = order[start:start + self.text_batch_size]
@@ -240,7 +238,7 @@ class ZeroShotClsHead(ClsHead):
             if bar is not None:
                 bar.update(len(index))
         if bar is not None:
-            print()
+            bar.close()
         feats = torch.empty(
             len(prompts), chunks[0].shape[-1], device=chunks[0].device)
         feats = feats.index_copy(0, order.to(feats.device), torch.cat(chunks))
