@@ -10,6 +10,7 @@ from torch import nn
 from mmcnclip.checkpoint import LoadsAnyCheckpointLayout
 from mmcnclip.registry import MODELS
 from .data_preprocessor import default_data_preprocessor
+from .inferencer_hooks import InferencerHooks
 from .text_tower import TextTower
 
 #: the official clamp of the learnable temperature: ln(100)
@@ -17,14 +18,17 @@ MAX_LOGIT_SCALE = math.log(100)
 
 
 @MODELS.register_module()
-class ChineseCLIP(LoadsAnyCheckpointLayout, TextTower, BaseModel):
+class ChineseCLIP(LoadsAnyCheckpointLayout, InferencerHooks, TextTower,
+                  BaseModel):
     """Chinese CLIP: image tower + projection, text tower + projection.
 
     Offers the API of ``cn_clip``/open_clip models: :meth:`tokenize`,
     :meth:`encode_image`, :meth:`encode_text` (projected, unnormalised
     features) and :attr:`logit_scale`. Loads the official ``.pt``, Hugging
     Face and mmpretrain checkpoints directly (see
-    :mod:`mmcnclip.checkpoint`).
+    :mod:`mmcnclip.checkpoint`), and works with mmpretrain's retrieval
+    inferencers and ``FeatureExtractor`` (see
+    :mod:`mmcnclip.models.inferencer_hooks`).
 
     Args:
         backbone (dict): Image tower, e.g. ``mmcnclip.CLIPVisionTransformer``
@@ -119,7 +123,9 @@ class ChineseCLIP(LoadsAnyCheckpointLayout, TextTower, BaseModel):
                 ``'predict'`` the data samples with ``image_feat`` and/or
                 ``text_feat`` set. Defaults to ``'tensor'``.
             data_samples (list[DataSample], optional): Samples from the
-                data pipeline. Defaults to None.
+                data pipeline; in ``'tensor'`` mode (a preprocessed batch,
+                as mmpretrain's retrieval inferencers run it) the result is
+                then the dict of :meth:`extract_feat`. Defaults to None.
         """
         if mode == 'loss':
             return self.loss(images, data_samples, texts)
@@ -127,6 +133,8 @@ class ChineseCLIP(LoadsAnyCheckpointLayout, TextTower, BaseModel):
             return self.predict(images, data_samples, texts)
         if mode != 'tensor':
             raise RuntimeError(f'Invalid mode "{mode}" for ChineseCLIP')
+        if data_samples is not None:
+            return self.extract_feat(images=images, data_samples=data_samples)
         if images is None and texts is None:
             raise ValueError('Give images, texts or both')
         outs = []
@@ -203,4 +211,5 @@ class ChineseCLIP(LoadsAnyCheckpointLayout, TextTower, BaseModel):
             feats = nn.functional.normalize(self.encode_text(texts), dim=-1)
             for sample, feat in zip(owners, feats):
                 sample.set_field(feat, 'text_feat')
+        self.score_prototype(data_samples)
         return data_samples

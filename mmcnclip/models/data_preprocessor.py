@@ -31,7 +31,9 @@ class ImageTextDataPreprocessor(MultiModalDataPreprocessor):
     With a list input (``pseudo_collate``) the present images are stacked
     along the batch dimension and every data sample gets the metainfo
     ``has_image``. A stacked tensor (``default_collate``) is handled as in
-    the parent. Args are those of ``MultiModalDataPreprocessor``.
+    the parent. The result also answers ``['inputs']`` (the images) for
+    mmpretrain's ``FeatureExtractor``, without it being a key passed to the
+    model. Args are those of ``MultiModalDataPreprocessor``.
     """
 
     def forward(self, data: dict, training: bool = False) -> dict:
@@ -46,4 +48,15 @@ class ImageTextDataPreprocessor(MultiModalDataPreprocessor):
                 sample.set_metainfo(dict(has_image=has))
             imgs = [x for x in inputs if x is not None]
             data = dict(data, inputs=torch.stack(imgs) if imgs else None)
-        return super().forward(data, training)
+        return ImageTextBatch(super().forward(data, training))
+
+
+class ImageTextBatch(dict):
+    """A preprocessed batch (``images``, ``data_samples``) whose missing
+    ``inputs`` key reads as ``images``, mmpretrain's name of the model
+    input (``FeatureExtractor``); ``**batch`` still passes only its keys."""
+
+    def __missing__(self, key):
+        if key == 'inputs':
+            return self['images']
+        raise KeyError(key)

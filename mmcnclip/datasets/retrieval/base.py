@@ -83,7 +83,8 @@ class ImageTextRetrievalBase(BaseDataset):
         if source is None:  # a text-only gallery item: just pack it
             for t in self.pipeline.transforms:
                 if isinstance(t, PackInputs):
-                    return t(info)
+                    # inputs=None keeps mixed gallery batches collatable
+                    return dict(t(info), inputs=None)
             raise ValueError(f'{type(self).__name__}: the pipeline needs a '
                              'packing transform (mmcnclip.PackImageText)')
         try:

@@ -6,8 +6,10 @@ from mmcnclip.registry import TRANSFORMS
 
 @TRANSFORMS.register_module()
 class PackImageText(PackInputs):
-    """``PackInputs`` that always sets ``inputs`` (None for text-only
-    items), so retrieval galleries with mixed batches collate.
+    """``PackInputs`` with the image-text fields. A text-only item gets no
+    ``inputs`` (as in ``PackInputs``), so batches of texts collate with
+    ``default_collate`` (mmpretrain's retrieval inferencers); retrieval
+    datasets set ``inputs=None`` on their text-only gallery items.
 
     Args:
         algorithm_keys (Sequence[str]): Data sample fields. Defaults to
@@ -22,8 +24,3 @@ class PackImageText(PackInputs):
                  **kwargs):
         super().__init__(algorithm_keys=algorithm_keys, meta_keys=meta_keys,
                          **kwargs)
-
-    def transform(self, results: dict) -> dict:
-        packed = super().transform(results)
-        packed.setdefault('inputs', None)
-        return packed
