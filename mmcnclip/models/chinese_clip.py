@@ -12,6 +12,7 @@ from mmcnclip.checkpoint import LoadsAnyCheckpointLayout
 from mmcnclip.registry import MODELS
 from mmcnclip.text import ChineseTokenizer
 
+from .inference import PreparesForInference
 from .text_encoding import CLIP_MEAN, CLIP_STD, EncodesText
 
 #: the official clamp of the learnable temperature: ln(100)
@@ -57,7 +58,8 @@ class ImageTextDataPreprocessor(MultiModalDataPreprocessor):
 
 
 @MODELS.register_module()
-class ChineseCLIP(LoadsAnyCheckpointLayout, EncodesText, BaseModel):
+class ChineseCLIP(PreparesForInference, LoadsAnyCheckpointLayout, EncodesText,
+                  BaseModel):
     """Chinese CLIP: image tower + projection, text tower + projection.
 
     Offers the API of ``cn_clip``/open_clip models: :meth:`tokenize`,
@@ -88,6 +90,12 @@ class ChineseCLIP(LoadsAnyCheckpointLayout, EncodesText, BaseModel):
             warning). Defaults to None (keep the tower configs).
         data_preprocessor (dict, optional): Defaults to
             ``mmcnclip.ImageTextDataPreprocessor`` with CLIP mean/std.
+        inference_precision (str, optional): Precision the model is
+            prepared in on its first ``test_step`` (``'fp32'``, ``'bf16'``,
+            ``'fp16'``), see
+            :class:`~mmcnclip.models.inference.PreparesForInference`; None
+            runs the unprepared, bitwise-official model. Defaults to
+            ``'fp32'``.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -102,6 +110,7 @@ class ChineseCLIP(LoadsAnyCheckpointLayout, EncodesText, BaseModel):
                  freeze_vision: bool = False,
                  with_cp: Optional[bool] = None,
                  data_preprocessor: Optional[dict] = None,
+                 inference_precision: Optional[str] = 'fp32',
                  init_cfg: Optional[dict] = None):
         super().__init__(
             data_preprocessor=MODELS.build(
@@ -116,6 +125,7 @@ class ChineseCLIP(LoadsAnyCheckpointLayout, EncodesText, BaseModel):
         self.tokenizer = ChineseTokenizer(vocab_file, context_length)
         self.loss_module = MODELS.build(loss)
         self.freeze_vision = freeze_vision
+        self.set_inference_precision(inference_precision)
         if with_cp is not None:
             for tower in (self.backbone, self.text_encoder):
                 if hasattr(tower, 'with_cp'):

@@ -33,7 +33,7 @@ def setup(tmp_path_factory):
     cfg.test_dataloader.dataset.data_root = str(root / 'shapes')
     cfg.test_dataloader.batch_size = 10  # mixed image/text batches
     torch.manual_seed(0)
-    model = init_retrieval_model(cfg)
+    model = init_retrieval_model(cfg, prepare=None)  # saved: unprepared
     ckpt = root / 'tiny.pth'
     torch.save(dict(state_dict=model.state_dict()), ckpt)
     index = extract_features(model, Runner.build_dataloader(
@@ -172,7 +172,7 @@ def test_tools(setup, tmp_path):
     root, ckpt, model = setup['root'], setup['ckpt'], setup['model']
     out = tmp_path / 'index.pt'
     run_tool('extract_features.py', CFG, ckpt, '--out', str(out), '--fp16',
-             '--prepare', 'fp32', '--cfg-options',
+             '--cfg-options',
              f'test_dataloader.dataset.data_root={root}/shapes')
     index = RetrievalIndex.load(str(out))
     assert index.image_feats.dtype == torch.float16

@@ -7,6 +7,7 @@ from mmpretrain.models.classifiers import ImageClassifier
 from mmcnclip.checkpoint import LoadsAnyCheckpointLayout
 from mmcnclip.registry import MODELS
 from ..chinese_clip import default_data_preprocessor
+from ..inference import PreparesForInference
 
 #: model-level argument -> argument of the head it is passed to.
 HEAD_ARGS = {
@@ -20,7 +21,8 @@ HEAD_ARGS = {
 
 
 @MODELS.register_module()
-class ZeroShotClassifier(LoadsAnyCheckpointLayout, ImageClassifier):
+class ZeroShotClassifier(PreparesForInference, LoadsAnyCheckpointLayout,
+                         ImageClassifier):
     """Chinese CLIP as an mmpretrain image classifier.
 
     The image tower (``backbone`` and ``neck``) gives the image embedding;
@@ -60,6 +62,12 @@ class ZeroShotClassifier(LoadsAnyCheckpointLayout, ImageClassifier):
             :class:`mmpretrain.models.ImageClassifier`. Defaults to None.
         pretrained (str, optional): Checkpoint loaded at ``init_weights``.
             Defaults to None.
+        inference_precision (str, optional): Precision the model is
+            prepared in on its first ``test_step`` (``'fp32'``, ``'bf16'``,
+            ``'fp16'``), see
+            :class:`~mmcnclip.models.inference.PreparesForInference`; None
+            runs the unprepared, bitwise-official model. Defaults to
+            ``'fp32'``.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
     layout_prefixes = {
@@ -81,6 +89,7 @@ class ZeroShotClassifier(LoadsAnyCheckpointLayout, ImageClassifier):
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  pretrained: Optional[str] = None,
+                 inference_precision: Optional[str] = 'fp32',
                  init_cfg: Optional[dict] = None):
         head_cfg = dict(type='mmcnclip.ZeroShotClsHead')
         head_cfg.update(head or {})
@@ -105,6 +114,7 @@ class ZeroShotClassifier(LoadsAnyCheckpointLayout, ImageClassifier):
             data_preprocessor=default_data_preprocessor(
                 data_preprocessor, 'ClsDataPreprocessor'),
             init_cfg=init_cfg)
+        self.set_inference_precision(inference_precision)
 
     # CLIP-familiar API ------------------------------------------------- #
     @property

@@ -28,10 +28,16 @@ MAX_FILE_ENTRIES = 8
 
 
 def _tensors(modules: Iterable[nn.Module]) -> List[Tuple[str, torch.Tensor]]:
+    """``(name, tensor)`` of the modules' state, also inside the tuples of
+    packed (int8 quantised) parameters; non-tensor entries are skipped."""
     out = []
     for index, module in enumerate(modules):
-        for name, tensor in module.state_dict(keep_vars=True).items():
-            out.append((f'{index}.{name}', tensor))
+        for name, value in module.state_dict(keep_vars=True).items():
+            if isinstance(value, (tuple, list)):
+                out.extend((f'{index}.{name}.{i}', t)
+                           for i, t in enumerate(value) if torch.is_tensor(t))
+            elif torch.is_tensor(value):
+                out.append((f'{index}.{name}', value))
     return out
 
 
@@ -68,7 +74,8 @@ def weights_digest(modules: Sequence[nn.Module]) -> str:
     """
     sha = hashlib.sha1()
     for name, tensor in _tensors(modules):
-        t = tensor.detach().cpu().contiguous()
+        t = tensor.detach().cpu()
+        t = (t.dequantize() if t.is_quantized else t).contiguous()
         sha.update(f'{name}|{t.dtype}|{tuple(t.shape)}|'.encode())
         sha.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return sha.hexdigest()
