@@ -3,8 +3,10 @@
 # gathered across GPUs with gradients.
 #   tools/dist_train.sh THIS_CONFIG 8
 _base_ = [
-    './cn-clip_vit-base-p16_retrieval_muge-test.py',
-    '_base_/schedules/cn-clip_contrastive-finetune.py'
+    '_base_/models/cn-clip_vit-base-p16.py',
+    '_base_/datasets/muge_retrieval.py',
+    '_base_/default_runtime.py',
+    '_base_/schedules/cn-clip_contrastive-finetune.py',
 ]
 
 load_from = 'data/pretrained_weights/clip_cn_vit-b-16.pt'

@@ -6,5 +6,7 @@ _base_ = [
     '_base_/datasets/muge_retrieval.py', '_base_/default_runtime.py'
 ]
 
+# evaluation only (the -finetune config trains): no train loop
+train_dataloader = None
 val_cfg = dict()
 test_cfg = dict()

@@ -3,8 +3,10 @@
 # gathered across GPUs with gradients.
 #   tools/dist_train.sh THIS_CONFIG 8
 _base_ = [
-    './cn-clip_vit-huge-p14_retrieval_flickr30k-cn-test.py',
-    '_base_/schedules/cn-clip_contrastive-finetune.py'
+    '_base_/models/cn-clip_vit-huge-p14.py',
+    '_base_/datasets/flickr30k-cn_retrieval.py',
+    '_base_/default_runtime.py',
+    '_base_/schedules/cn-clip_contrastive-finetune.py',
 ]
 
 load_from = 'data/pretrained_weights/clip_cn_vit-h-14.pt'

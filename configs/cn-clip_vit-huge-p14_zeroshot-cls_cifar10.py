@@ -8,6 +8,8 @@ _base_ = [
 
 model = dict(
     type='mmcnclip.ZeroShotClassifier',
-    text_prototype='cifar10',  # set name, list or label file
+    classes='cifar10',  # set name, list or label file
     text_prompt='openai',  # template set name or list
+    # x100 like cn_clip/eval/zeroshot_evaluation.py; None: logit_scale.exp()
+    head=dict(score_scale=100.),
 )

@@ -3,9 +3,20 @@
 # gathered across GPUs with gradients.
 #   tools/dist_train.sh THIS_CONFIG 8
 _base_ = [
-    './cn-clip_vit-large-p14-336px_retrieval_muge-test.py',
-    '_base_/schedules/cn-clip_contrastive-finetune.py'
+    '_base_/models/cn-clip_vit-large-p14-336px.py',
+    '_base_/datasets/muge_retrieval.py',
+    '_base_/default_runtime.py',
+    '_base_/schedules/cn-clip_contrastive-finetune.py',
 ]
+
+pipeline = [
+    dict(type='mmcnclip.LoadImagePIL'),
+    dict(type='mmcnclip.PILResize', scale=336),
+    dict(type='mmcnclip.PackImageText'),
+]
+train_dataloader = dict(dataset=dict(pipeline=pipeline))
+val_dataloader = dict(dataset=dict(pipeline=pipeline))
+test_dataloader = dict(dataset=dict(pipeline=pipeline))
 
 load_from = 'data/pretrained_weights/clip_cn_vit-l-14-336.pt'
 model = dict(

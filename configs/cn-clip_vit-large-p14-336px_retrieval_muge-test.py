@@ -11,9 +11,10 @@ pipeline = [
     dict(type='mmcnclip.PILResize', scale=336),
     dict(type='mmcnclip.PackImageText'),
 ]
-train_dataloader = dict(dataset=dict(pipeline=pipeline))
 val_dataloader = dict(dataset=dict(pipeline=pipeline))
 test_dataloader = dict(dataset=dict(pipeline=pipeline))
 
+# evaluation only (the -finetune config trains): no train loop
+train_dataloader = None
 val_cfg = dict()
 test_cfg = dict()

@@ -6,15 +6,18 @@ _base_ = [
     '_base_/default_runtime.py',
 ]
 
-# Point both the dataset and the class names at the dataset folder:
-#   --cfg-options test_dataloader.dataset.data_root=DIR \
-#       model.text_prototype=DIR/label_cn.txt
+# Point the dataset at the dataset folder; the model takes its classes
+# (label_cn.txt) from the dataset:
+#   --cfg-options test_dataloader.dataset.data_root=DIR
+# For inference without the dataset pass classes=[...] (inferencer or
+# get_model); until then the model holds the CIFAR-100 classes.
 data_root = 'data/datasets/cifar-100'
 
 model = dict(
     type='mmcnclip.ZeroShotClassifier',
-    text_prototype=data_root + '/label_cn.txt',  # set name, list or label file
     text_prompt='openai',  # template set name or list
+    # x100 like cn_clip/eval/zeroshot_evaluation.py; None: logit_scale.exp()
+    head=dict(score_scale=100.),
 )
 
 # The 336px model: official PIL bicubic resize to 336x336.

@@ -4,11 +4,13 @@ Example:
     python demo/zero_shot_demo.py cat.jpg dog.jpg --labels 猫 狗 鸟 \\
         --config configs/cn-clip_vit-base-p16_zeroshot-cls_cifar100.py \\
         --checkpoint checkpoints/clip_cn_vit-b-16.pt
+
+Image files are decoded like the dataset pipeline and the official code
+(PIL, no EXIF rotation): see ``mmcnclip.apis.ImageClassificationInferencer``.
 """
 import argparse
 
-from mmpretrain import ImageClassificationInferencer
-
+from mmcnclip.apis import ImageClassificationInferencer
 from mmcnclip.model_index import hook_model_hub
 
 hook_model_hub()  # our model names take precedence in mmpretrain's hub
@@ -45,7 +47,7 @@ def main(argv=None):
     args = parse_args(argv)
     inferencer = ImageClassificationInferencer(
         args.config, pretrained=args.checkpoint, device=args.device,
-        classes=args.labels, text_prototype=args.labels,
+        classes=args.labels,
         text_prompt=args.templates)
     results = inferencer(args.images, batch_size=len(args.images))
     for path, result in zip(args.images, results):

@@ -11,19 +11,21 @@ displaced mmpretrain entries stay reachable under the prefix
 ``get_model('mmpretrain:cn-clip_resnet50_zeroshot-cls_cifar100')``.
 
 mmpretrain reads its own index lazily, on the first ``list_models`` or
-``get_model(name)``. We hook into that step instead of forcing it at import
-time (reading mmpretrain's index takes about a second).
+``get_model(name)``, and refuses duplicate names; we register ours right
+after it instead of forcing it at import time (reading mmpretrain's index
+takes about a second). Both steps touch ``ModelHub`` internals, so they live
+in :mod:`mmcnclip.compat`.
 """
 import os.path as osp
 from typing import List, Optional
 
 from mmpretrain.apis import ModelHub
 
+from .compat import after_mmpretrain_model_index, make_room_in_model_hub
+from .model_table import config_root
+
 #: Prefix of mmpretrain's entries that mmcnclip entries replace.
 MMPRETRAIN_PREFIX = 'mmpretrain:'
-
-_PACKAGE = osp.dirname(osp.abspath(__file__))
-_state = dict(registered=False, hooked=False)
 
 
 def find_model_index() -> Optional[str]:
@@ -32,11 +34,11 @@ def find_model_index() -> Optional[str]:
     Returns:
         str | None: Its path; None when neither exists.
     """
-    for root in (osp.join(_PACKAGE, '.mim'), osp.dirname(_PACKAGE)):
-        path = osp.join(root, 'model-index.yml')
-        if osp.isfile(path):
-            return path
-    return None
+    try:
+        path = osp.join(config_root(), 'model-index.yml')
+    except FileNotFoundError:
+        return None
+    return path if osp.isfile(path) else None
 
 
 def register_mmcnclip_models(index_path: Optional[str] = None) -> List[str]:
@@ -59,14 +61,10 @@ def register_mmcnclip_models(index_path: Optional[str] = None) -> List[str]:
     index = load(index_path)
     index.build_models_with_collections()
     names = [model.name.lower() for model in index.models]
-    models = ModelHub._models_dict
-    for name in names:
-        old = models.pop(name, None)
-        if old is not None and not _is_ours(old, index_path):
-            models[MMPRETRAIN_PREFIX + name] = old
+    make_room_in_model_hub(names, MMPRETRAIN_PREFIX,
+                           lambda old: _is_ours(old, index_path))
     ModelHub.register_model_index(
         index_path, config_prefix=osp.dirname(index_path))
-    _state['registered'] = True
     return names
 
 
@@ -76,20 +74,7 @@ def _is_ours(metainfo, index_path: str) -> bool:
 
 
 def hook_model_hub() -> None:
-    """Register our index right after mmpretrain lazily registers its own.
-
-    Wraps ``ModelHub._register_mmpretrain_models`` once, so that every
-    ``list_models``/``get_model``/inferencer call sees mmcnclip's entries
-    with precedence, whether or not mmpretrain's index was already read.
-    """
-    if _state['hooked']:
-        return
-    original = ModelHub._register_mmpretrain_models.__func__
-
-    def _register_all(cls):
-        original(cls)
-        if not _state['registered']:
-            register_mmcnclip_models()
-
-    ModelHub._register_mmpretrain_models = classmethod(_register_all)
-    _state['hooked'] = True
+    """Register our index right after mmpretrain lazily registers its own,
+    so that every ``list_models``/``get_model``/inferencer call sees
+    mmcnclip's entries with precedence. Idempotent."""
+    after_mmpretrain_model_index(register_mmcnclip_models)

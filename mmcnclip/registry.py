@@ -3,14 +3,20 @@
 Every registry is a child of the corresponding mmpretrain registry with the
 scope ``mmcnclip``. Inside any OpenMMLab config, after
 ``custom_imports = dict(imports=['mmcnclip'])``, our modules are reachable as
-``type='mmcnclip.X'``; unscoped names looked up from our registries fall back
-to mmpretrain (and then mmengine), so ``LinearClsHead`` or ``PackInputs`` keep
-working inside mmcnclip models and pipelines.
+``type='mmcnclip.X'``: from mmpretrain's registries through their child of
+that scope, from any other package's (mmdet, mmseg, ...) through the
+documented fallback of ``Registry.get``, which imports ``mmcnclip.X`` (the
+package exports every registered module, see :func:`registered_modules`).
+Unscoped names looked up from our registries fall back to mmpretrain (and
+then mmengine), so ``LinearClsHead`` or ``PackInputs`` keep working inside
+mmcnclip models and pipelines.
 """
 from mmengine.registry import Registry
 from mmpretrain.registry import DATASETS as PRETRAIN_DATASETS
 from mmpretrain.registry import HOOKS as PRETRAIN_HOOKS
 from mmpretrain.registry import METRICS as PRETRAIN_METRICS
+from mmpretrain.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as PRETRAIN_OPTIM_WRAPPER_CONSTRUCTORS
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 from mmpretrain.registry import TRANSFORMS as PRETRAIN_TRANSFORMS
 
@@ -29,19 +35,25 @@ METRICS = Registry(
 HOOKS = Registry(
     'hook', parent=PRETRAIN_HOOKS, scope='mmcnclip',
     locations=['mmcnclip.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=PRETRAIN_OPTIM_WRAPPER_CONSTRUCTORS, scope='mmcnclip',
+    locations=['mmcnclip.engine'])
 
 
-def _reachable_from_every_scope(registry: Registry) -> None:
-    """Let ``type='mmcnclip.X'`` resolve from any package's registry.
+def registered_modules() -> dict:
+    """Every module registered by mmcnclip, by name (all registries).
 
-    mmengine resolves a foreign scope only among the root registry's direct
-    children; ours hang below mmpretrain's (so that unscoped names fall back
-    to mmpretrain). Listing each registry under the root too (same object,
-    parent unchanged) makes lookups from mmdet/mmseg registries work.
+    Raises:
+        RuntimeError: Two registries hold different objects under one name
+            (``mmcnclip.X`` must name exactly one).
     """
-    registry._get_root_registry()._children.setdefault(registry.scope,
-                                                       registry)
-
-
-for _registry in (MODELS, DATASETS, TRANSFORMS, METRICS, HOOKS):
-    _reachable_from_every_scope(_registry)
+    modules = {}
+    for registry in (MODELS, DATASETS, TRANSFORMS, METRICS, HOOKS,
+                     OPTIM_WRAPPER_CONSTRUCTORS):
+        for name, obj in registry.module_dict.items():
+            if modules.setdefault(name, obj) is not obj:
+                raise RuntimeError(
+                    f'mmcnclip.{name} is registered twice, differently, in '
+                    f'the {registry.name} registry and another one')
+    return modules

@@ -5,30 +5,20 @@ from its own json configs, given seeded non-trivial random weights and saved
 in its native checkpoint format, which mmcnclip then loads through its normal
 loading path.
 """
-import json
-import os
+import logging
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
 from mmengine.config import Config
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from mmcnclip.model_table import base_config_path, official_model_args
 
-#: official model name -> (vision json, text json, our base config)
-CN_CLIP_MODELS = {
-    'RN50': ('RN50', 'RBT3-chinese', 'cn-clip_resnet50'),
-    'ViT-B-16': ('ViT-B-16', 'RoBERTa-wwm-ext-base-chinese',
-                 'cn-clip_vit-base-p16'),
-    'ViT-L-14': ('ViT-L-14', 'RoBERTa-wwm-ext-base-chinese',
-                 'cn-clip_vit-large-p14'),
-    'ViT-L-14-336': ('ViT-L-14-336', 'RoBERTa-wwm-ext-base-chinese',
-                     'cn-clip_vit-large-p14-336px'),
-    'ViT-H-14': ('ViT-H-14', 'RoBERTa-wwm-ext-large-chinese',
-                 'cn-clip_vit-huge-p14'),
-}
+#: fixtures of test sub-packages, shared without nested conftest.py files
+#: (those would shadow this module for ``from conftest import ...``)
+pytest_plugins = ['helpers.gallery']
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 TEXTS = ['一只猫的照片', '天安门广场上的人群。', 'a photo of 一条狗 🐶',
          '这是一个很长很长的句子，' * 6, '红色']
@@ -49,9 +39,7 @@ def kernel_route_cache(tmp_path_factory):
 
 def model_config(name: str) -> dict:
     """Our ``model`` config for an official model name."""
-    base = CN_CLIP_MODELS[name][2]
-    return Config.fromfile(
-        osp.join(REPO, 'configs', '_base_', 'models', f'{base}.py')).model
+    return Config.fromfile(base_config_path(name)).model
 
 
 def randomize_(module: torch.nn.Module, seed: int = 0) -> None:
@@ -81,16 +69,8 @@ def build_official(name: str, seed: int = 0):
     """The official ``cn_clip`` CLIP model in fp32 with random weights."""
     pytest.importorskip('cn_clip')
     from cn_clip.clip import model as official
-    root = osp.join(osp.dirname(official.__file__), 'model_configs')
-    vision, text, _ = CN_CLIP_MODELS[name]
-    info = {}
-    for part in (vision, text):
-        with open(osp.join(root, f'{part}.json')) as f:
-            info.update(json.load(f))
-    if isinstance(info['vision_layers'], str):
-        info['vision_layers'] = json.loads(info['vision_layers'])
     torch.manual_seed(seed)
-    model = official.CLIP(**info)
+    model = official.CLIP(**official_model_args(name))
     randomize_(model, seed)
     return model.eval()
 
@@ -151,13 +131,28 @@ def official_zero_shot_scores(official, pil_images, classnames, templates):
         return (100.0 * feats @ weights).softmax(dim=-1)
 
 
-def run_tool(name: str, *args: str, timeout: int = 600) -> str:
-    """Run ``tools/<name>`` in a subprocess (one OpenMP thread, repo on the
-    path); assert it succeeds and return its stdout."""
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO + os.pathsep +
-               os.environ.get('PYTHONPATH', ''))
-    out = subprocess.run([sys.executable, osp.join(REPO, 'tools', name),
-                          *args], capture_output=True, text=True, env=env,
-                         cwd=REPO, timeout=timeout)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return out.stdout
+class _Records(logging.Handler):
+    """Collects the records of a logger."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def messages(self, level=logging.WARNING) -> list:
+        """Messages logged at exactly ``level``."""
+        return [r.getMessage() for r in self.records if r.levelno == level]
+
+
+@pytest.fixture
+def mm_log():
+    """Records of mmengine's current logger (what ``print_log(...,
+    logger='current')`` writes) during the test."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    handler = _Records()
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)

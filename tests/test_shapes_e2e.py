@@ -2,13 +2,11 @@
 evaluate retrieval and zero-shot classification with tools/test.py; resume
 equality. Training from scratch takes about a minute on 2 cores."""
 
-import os
 import os.path as osp
 import re
-import subprocess
-import sys
 
 import torch
+from helpers.processes import run_tool
 
 from mmcnclip.checkpoint import load_checkpoint_file
 
@@ -19,10 +17,8 @@ ZS_CFG = osp.join(REPO, 'configs', 'shapes', 'cn-clip_tiny_shapes_zeroshot.py')
 
 
 def make(root, train, test):
-    subprocess.run([sys.executable,
-                    osp.join(REPO, 'tools', 'data', 'make_shapes_dataset.py'),
-                    str(root), '--train', str(train), '--test', str(test),
-                    '--seed', '0'], check=True, capture_output=True)
+    run_tool('data/make_shapes_dataset.py', str(root), '--train', str(train),
+             '--test', str(test), '--seed', '0')
 
 
 def data_options(root):
@@ -32,13 +28,7 @@ def data_options(root):
 
 
 def tool(name, *args):
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep +
-               os.environ.get('PYTHONPATH', ''), OMP_NUM_THREADS='2')
-    out = subprocess.run([sys.executable, osp.join(REPO, 'tools', name),
-                          *args], capture_output=True, text=True, env=env,
-                         cwd=REPO)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return out.stdout + out.stderr
+    return run_tool(name, *args, threads=2)
 
 
 def metric(log, key):

@@ -7,6 +7,7 @@ Examples:
     tools/dist_test.sh CONFIG CHECKPOINT 2   # also on CPU (gloo)
 """
 import argparse
+import copy
 
 import mmengine
 from mmengine.config import DictAction
@@ -66,6 +67,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--amp', action='store_true',
         help='test with automatic mixed precision')
+    parser.add_argument(
+        '--tta', action='store_true',
+        help='test-time augmentation as in mmpretrain: the config\'s '
+        'tta_model/tta_pipeline, by default class scores averaged over the '
+        'image and its horizontal flip (classification configs)')
     prepare = parser.add_mutually_exclusive_group()
     prepare.add_argument(
         '--prepare', choices=list(PRECISIONS),
@@ -88,6 +94,39 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.out is None and args.out_item is not None:
         parser.error('--out-item needs --out')
     return args
+
+
+def enable_tta(cfg) -> None:
+    """Wrap the model in ``cfg.tta_model`` and test with ``cfg.tta_pipeline``
+    (mmpretrain's ``tools/test.py --tta``).
+
+    Without them in the config: ``mmpretrain.AverageClsScoreTTA`` over the
+    test pipeline and its horizontally flipped copy.
+
+    Args:
+        cfg (mmengine.Config): The config (changed in place).
+
+    Raises:
+        ValueError: The config has no ``tta_model`` and its model is not a
+            classifier (class scores are what the default averages).
+    """
+    if 'tta_model' not in cfg:
+        if 'Classifier' not in cfg.model.type:
+            raise ValueError(
+                f'--tta: {cfg.model.type} is not a classifier and the config '
+                'has no tta_model; the default (mmpretrain.AverageClsScoreTTA)'
+                ' averages class scores')
+        cfg.tta_model = dict(type='mmpretrain.AverageClsScoreTTA')
+    if 'tta_pipeline' not in cfg:
+        pipeline = cfg.test_dataloader.dataset.pipeline
+        cfg.tta_pipeline = copy.deepcopy(pipeline[:-1]) + [dict(
+            type='TestTimeAug',
+            transforms=[[dict(type='RandomFlip', prob=1.),
+                         dict(type='RandomFlip', prob=0.)],
+                        [pipeline[-1]]])]
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
 
 
 def merge_args(cfg, args):
@@ -113,14 +152,16 @@ def merge_args(cfg, args):
         hooks = cfg.get('default_hooks', {})
         if 'visualization' not in hooks:
             raise ValueError(
-                '--show/--show-dir need a VisualizationHook: set '
-                'default_hooks.visualization=dict(type="VisualizationHook") '
+                '--show/--show-dir need a visualization hook: set '
+                'default_hooks.visualization=dict(type="mmcnclip.PredictionPicturesHook") '
                 '(configs/_base_/default_runtime.py has one)')
         hooks.visualization.update(
             enable=True, show=args.show, wait_time=args.wait_time,
             out_dir=args.show_dir, interval=args.interval)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.tta:
+        enable_tta(cfg)
     set_dataloader_defaults(cfg, ['test_dataloader'], args.no_pin_memory)
     return cfg
 

@@ -39,7 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         'latest checkpoint in the work dir')
     parser.add_argument(
         '--amp', action='store_true',
-        help='train with automatic mixed precision (AmpOptimWrapper)')
+        help='train with automatic mixed precision (mmengine\'s '
+        'AmpOptimWrapper: fp16 with dynamic loss scaling; needs a GPU, NPU, '
+        'MLU or MUSA device)')
     parser.add_argument(
         '--no-validate', action='store_true',
         help='do not evaluate checkpoints during training')
@@ -68,6 +70,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def enable_amp(cfg) -> None:
+    """Switch ``cfg.optim_wrapper`` to mmengine's ``AmpOptimWrapper``.
+
+    Args:
+        cfg (mmengine.Config): The config (changed in place).
+
+    Raises:
+        SystemExit: Without an accelerator: mmengine's AmpOptimWrapper (fp16
+            with loss scaling) only runs on GPU, NPU, MLU or MUSA devices.
+    """
+    from mmengine.device import get_device
+    if get_device() == 'cpu':
+        raise SystemExit(
+            '--amp: mmengine\'s AmpOptimWrapper needs a GPU, NPU, MLU or '
+            'MUSA device and none is available; train in fp32 on CPU '
+            '(drop --amp)')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+
 def merge_args(cfg, args):
     """Merge the command line into ``cfg`` (in place) and return it.
 
@@ -82,21 +104,20 @@ def merge_args(cfg, args):
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     set_work_dir(cfg, args.work_dir, args.config)
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        enable_amp(cfg)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    if args.auto_scale_lr:
-        if 'auto_scale_lr' not in cfg or \
-                'base_batch_size' not in cfg.auto_scale_lr:
-            raise ValueError(
-                '--auto-scale-lr needs `auto_scale_lr = dict('
-                'base_batch_size=N)` in the config')
-        cfg.auto_scale_lr.enable = True
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.auto_scale_lr:  # after --cfg-options, which may supply it
+        if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
+            raise ValueError(
+                '--auto-scale-lr needs `auto_scale_lr = dict('
+                'base_batch_size=N)` in the config or as --cfg-options '
+                'auto_scale_lr.base_batch_size=N')
+        cfg.auto_scale_lr.enable = True
     set_dataloader_defaults(
         cfg, ['train_dataloader', 'val_dataloader', 'test_dataloader'],
         args.no_pin_memory, args.no_persistent_workers)

@@ -13,9 +13,14 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     # set the sampler seed in distributed environments.
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    # prediction visualization; tools/test.py --show-dir enables it.
-    visualization=dict(type='VisualizationHook', enable=False),
+    # pictures of the predictions (top-5 Chinese labels, retrieval hits);
+    # tools/test.py --show-dir DIR enables it.
+    visualization=dict(type='mmcnclip.PredictionPicturesHook', enable=False),
 )
+
+# zero-shot models take the dataset's classes when the config names none,
+# and a different number of classes is an error.
+custom_hooks = [dict(type='mmcnclip.DatasetClassesHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

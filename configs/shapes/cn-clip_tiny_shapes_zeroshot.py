@@ -11,7 +11,12 @@ model = dict(
     text_encoder={{_base_.model.text_encoder}},
     text_proj={{_base_.model.text_proj}},
     context_length=24,
-    text_prototype='data/shapes/zeroshot/label_cn.txt',
+    # the 12 classes of tools/data/make_shapes_dataset.py (label_cn.txt)
+    classes=[
+        '红色的圆形', '绿色的圆形', '蓝色的圆形', '黄色的圆形',
+        '红色的正方形', '绿色的正方形', '蓝色的正方形', '黄色的正方形',
+        '红色的三角形', '绿色的三角形', '蓝色的三角形', '黄色的三角形',
+    ],
     text_prompt=['一个{}'],
 )
 test_dataloader = dict(

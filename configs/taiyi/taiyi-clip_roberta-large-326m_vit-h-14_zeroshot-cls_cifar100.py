@@ -23,7 +23,7 @@ model = dict(
         type='mmcnclip.BertTextEncoder', arch='large', out_type='pooler'),
     text_proj=dict(type='mmcnclip.TextProjection', in_channels=1024),
     context_length=77,
-    text_prototype='cifar100',
+    classes='cifar100',
     text_prompt='openai',
     pretrained='checkpoints/taiyi-clip_vit-h-14_merged.pth',
 )

@@ -21,7 +21,7 @@ from mmengine.utils import ProgressBar
 from mmpretrain.datasets.transforms import PackInputs
 from torch import nn
 
-from mmcnclip.evaluation import chunked_topk
+from mmcnclip.evaluation import chunked_topk, merge_topk
 from mmcnclip.models.inference import PRECISIONS, prepare_for_inference
 from mmcnclip.registry import MODELS, TRANSFORMS
 
@@ -331,7 +331,8 @@ class RetrievalIndex:
                 65536.
 
         Returns:
-            tuple[Tensor, list[list]]: Scores (N, k) in float32, best first,
+            tuple[Tensor, list[list]]: Scores (N, k) in float32, best first
+            (equal scores in gallery order, like the official evaluation),
             and the matching gallery ids.
         """
         if gallery not in GALLERIES:
@@ -358,15 +359,13 @@ class RetrievalIndex:
     @staticmethod
     def _search_low_precision(queries, feats, k, query_chunk, gallery_chunk):
         """``chunked_topk`` over float32 copies of one gallery chunk at a
-        time, merging the running top-k."""
+        time, merging the running top-k (ties in gallery order)."""
         best_s = queries.new_empty((queries.shape[0], 0))
         best_i = torch.zeros((queries.shape[0], 0), dtype=torch.long)
         for start in range(0, feats.shape[0], gallery_chunk):
             block = feats[start:start + gallery_chunk].float()
             s, i = chunked_topk(queries, block, k, query_chunk, gallery_chunk)
-            s, i = torch.cat([best_s, s], 1), torch.cat([best_i, i + start], 1)
-            best_s, order = s.topk(min(k, s.shape[1]), dim=1)
-            best_i = i.gather(1, order)
+            best_s, best_i = merge_topk(best_s, best_i, s, i + start, k)
         return best_s, best_i
 
     def state_dict(self) -> dict:

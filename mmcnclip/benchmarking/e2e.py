@@ -22,8 +22,10 @@ from typing import Optional, Sequence, Tuple
 import torch
 
 from .images import write_cifar_dataset, write_folder_dataset
-from .models import (REPO, MODELS_INFO, build_official, build_ours,
-                     official_info)
+from mmcnclip.model_table import MODEL_TABLE
+
+from .models import (REPO, build_official, build_ours, official_info,
+                     zero_shot_config_path)
 from .timing import interleaved
 
 #: dataset format -> (shipped zero-shot config suffix, dataset subfolder)
@@ -67,8 +69,7 @@ def _num_lines(path: str) -> int:
 
 
 def _config_name(name: str, fmt: str) -> str:
-    return osp.join(REPO, 'configs', f'{MODELS_INFO[name][2]}_zeroshot-cls_'
-                    f'{FORMATS[fmt]}.py')
+    return zero_shot_config_path(name, FORMATS[fmt])
 
 
 def run_ours(name: str, fmt: str, data_root: str, label_file: str,
@@ -81,16 +82,17 @@ def run_ours(name: str, fmt: str, data_root: str, label_file: str,
     times = osp.join(workdir, f'{tag}.times.json')
     preds = osp.join(workdir, f'{tag}.preds.pkl')
     cfg = osp.join(workdir, f'{tag}.py')
+    dataset_classes = f', classes={label_file!r}' if fmt == 'cifar' else ''
     with open(cfg, 'w') as f:
         f.write(f'_base_ = [{_config_name(name, fmt)!r}]\n'
                 "custom_imports = dict(imports=['mmcnclip.benchmarking.hooks']"
                 ', allow_failed_imports=False)\n'
                 "custom_hooks = [dict(type='mmcnclip.TestTimerHook', "
                 f'out_file={times!r})]\n'
-                f'model = dict(text_prototype={label_file!r})\n'
+                f'model = dict(classes={label_file!r})\n'
                 f'test_dataloader = dict(batch_size={batch}, '
                 f'num_workers={workers}, persistent_workers=False, '
-                f'dataset=dict(data_root={data_root!r}))\n'
+                f'dataset=dict(data_root={data_root!r}{dataset_classes}))\n'
                 "default_hooks = dict(logger=dict(interval=1000))\n"
                 "test_evaluator = dict(type='Accuracy', topk="
                 f"{(1, 5) if _num_lines(label_file) >= 5 else (1, )})\n")
@@ -113,7 +115,7 @@ def run_official(name: str, data_root: str, label_file: str, ckpt: str,
                  workdir: str, batch: int, workers: int) -> dict:
     """The official ``zeroshot_evaluation.py`` in fp32 on the CPU (shim);
     same keys as :func:`run_ours` plus ``prototypes`` (s)."""
-    vision, text = MODELS_INFO[name][:2]
+    vision, text = MODEL_TABLE[name].vision_json, MODEL_TABLE[name].text_json
     times = osp.join(workdir, 'official.times.json')
     save = osp.join(workdir, 'official')
     os.makedirs(save, exist_ok=True)
@@ -174,7 +176,7 @@ def one_off_costs(name: str, ckpt: str, classnames: Sequence[str],
     from mmcnclip.models.inference import prepare_for_inference
     from mmcnclip.registry import MODELS
     cfg = Config.fromfile(_config_name(name, 'folder')).model
-    cfg.update(text_prototype=list(classnames), inference_precision=None,
+    cfg.update(classes=list(classnames), inference_precision=None,
                head=dict(cache_file=osp.join(workdir, 'protos.pth')))
     out = {}
     start = time.perf_counter()

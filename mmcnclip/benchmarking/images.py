@@ -57,7 +57,8 @@ def write_folder_dataset(root: str, classnames: Sequence[str], num: int,
 def write_cifar_dataset(root: str, folder_root: str, classnames: Sequence[str],
                         num: int, seed: int = 0) -> List[int]:
     """The same kind of pictures at 32x32: ``root/cifar-100-python/{test,
-    meta}`` for mmcnclip's CIFAR100 and the identical pixels as PNG files in
+    meta}`` (the class names of ``classnames`` only) for mmcnclip's CIFAR100
+    and the identical pixels as PNG files in
     ``folder_root`` (``label_cn.txt`` + ``test/<class>/``) for the official
     script.
 
@@ -74,9 +75,7 @@ def write_cifar_dataset(root: str, folder_root: str, classnames: Sequence[str],
     test = {'filenames': [f'{i:06d}.png' for i in range(num)],
             'fine_labels': labels, 'coarse_labels': [x // 5 for x in labels],
             'data': data, 'batch_label': 'testing batch 1 of 1'}
-    names = list(classnames) + [f'c{i}' for i in range(len(classnames),
-                                                       100)]
-    meta = {'fine_label_names': names,
+    meta = {'fine_label_names': list(classnames),
             'coarse_label_names': [f'g{i}' for i in range(20)]}
     for name, obj in (('test', test), ('meta', meta)):
         with open(osp.join(folder, name), 'wb') as f:

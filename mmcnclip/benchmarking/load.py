@@ -7,7 +7,9 @@ import tempfile
 
 import torch
 
-from .models import REPO, build_official, config_path
+from mmcnclip.model_table import base_config_path
+
+from .models import REPO, build_official
 
 LOAD_MODES = ('load_pretrained', 'build+load_checkpoint')
 
@@ -30,7 +32,7 @@ def load_test(name: str, half: bool = True, tmpdir: str = None) -> dict:
                      if v.is_floating_point())
         torch.save({'state_dict': state}, path)
         del official, state
-        out = {mode: _load_in_subprocess(mode, config_path(name), path)
+        out = {mode: _load_in_subprocess(mode, base_config_path(name), path)
                for mode in LOAD_MODES}
     return dict(out, weights_bytes=nbytes)
 

@@ -1,23 +1,13 @@
 """The models a benchmark compares: official ``cn_clip``, mmcnclip (plain,
 prepared) and Hugging Face, all of one architecture and with equal weights.
 """
-import json
 import os.path as osp
 
 import torch
 
-#: official name -> (vision json, text json, our config, image GFLOP/img)
-MODELS_INFO = {
-    'RN50': ('RN50', 'RBT3-chinese', 'cn-clip_resnet50', 12.2),
-    'ViT-B-16': ('ViT-B-16', 'RoBERTa-wwm-ext-base-chinese',
-                 'cn-clip_vit-base-p16', 35.1),
-    'ViT-L-14': ('ViT-L-14', 'RoBERTa-wwm-ext-base-chinese',
-                 'cn-clip_vit-large-p14', 162.),
-    'ViT-L-14-336': ('ViT-L-14-336', 'RoBERTa-wwm-ext-base-chinese',
-                     'cn-clip_vit-large-p14-336px', 382.),
-    'ViT-H-14': ('ViT-H-14', 'RoBERTa-wwm-ext-large-chinese',
-                 'cn-clip_vit-huge-p14', 335.),
-}
+from mmcnclip.model_table import (MODEL_TABLE, base_config_path,
+                                  config_root, official_model_args)
+
 #: benchmark precision names -> dtypes
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16,
           'fp16': torch.float16}
@@ -25,32 +15,24 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def model_names() -> list:
-    """Official size names the benchmark knows."""
-    return list(MODELS_INFO)
+    """Official size names the benchmark knows (the model table's)."""
+    return list(MODEL_TABLE)
 
 
 def image_gflops(name: str) -> float:
-    """GFLOP of the image tower per image."""
-    return MODELS_INFO[name][3]
-
-
-def config_path(name: str) -> str:
-    """Our model config of an official size name."""
-    return osp.join(REPO, 'configs', '_base_', 'models',
-                    MODELS_INFO[name][2] + '.py')
+    """GFLOP of the image tower per image (counted, from the table)."""
+    return MODEL_TABLE[name].image_gflops
 
 
 def official_info(name: str) -> dict:
     """The official json config (vision + text) of ``name``."""
-    from cn_clip.clip import model as official
-    root = osp.join(osp.dirname(official.__file__), 'model_configs')
-    info = {}
-    for part in MODELS_INFO[name][:2]:
-        with open(osp.join(root, f'{part}.json')) as f:
-            info.update(json.load(f))
-    if isinstance(info['vision_layers'], str):
-        info['vision_layers'] = json.loads(info['vision_layers'])
-    return info
+    return official_model_args(name)
+
+
+def zero_shot_config_path(name: str, task: str) -> str:
+    """The shipped zero-shot config of ``name`` for ``task``."""
+    return osp.join(config_root(), 'configs',
+                    MODEL_TABLE[name].zero_shot_config(task) + '.py')
 
 
 def build_official(name: str, seed: int = 0):
@@ -71,9 +53,8 @@ def build_ours(name: str, official_state: dict, **model_args):
     """
     from mmengine.config import Config
 
-    import mmcnclip  # noqa: F401
     from mmcnclip.registry import MODELS
-    cfg = Config.fromfile(config_path(name)).model
+    cfg = Config.fromfile(base_config_path(name)).model
     cfg.update(model_args)
     model = MODELS.build(cfg).eval()
     model.load_state_dict(

@@ -1,5 +1,6 @@
 """Pure functions that turn any published Chinese CLIP state dict into the
 mmcnclip layout and check it against a model, loudly."""
+import math
 import re
 from typing import Dict, Mapping, Optional, Tuple
 
@@ -125,7 +126,8 @@ def check_state_dict(state_dict: Dict[str, torch.Tensor],
 
     Drops published-but-unused keys (the BERT pooler) when the model lacks
     them; keeps mis-shaped resizable keys (positional embeddings) for the
-    model to interpolate. Everything else must match exactly.
+    model to interpolate, but only when the token-grid length is all that
+    differs (:func:`is_grid_resize`). Everything else must match exactly.
 
     Args:
         state_dict (dict): Weights in the mmcnclip layout of the model.
@@ -149,8 +151,8 @@ def check_state_dict(state_dict: Dict[str, torch.Tensor],
     shapes = [
         f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k])}'
         for k, v in state_dict.items() if k in expected
-        and v.shape != expected[k] and not re.fullmatch(
-            RESIZABLE_KEYS, _tail(k))
+        and v.shape != expected[k] and not (re.fullmatch(
+            RESIZABLE_KEYS, _tail(k)) and is_grid_resize(v.shape, expected[k]))
     ]
     problems = []
     if missing:
@@ -165,6 +167,29 @@ def check_state_dict(state_dict: Dict[str, torch.Tensor],
             f'{source} does not fit the model (wrong size or another '
             'model?); ' + '; '.join(problems))
     return state_dict
+
+
+def is_grid_resize(src_shape, dst_shape, num_extra_tokens: int = 1) -> bool:
+    """Whether a positional embedding of ``src_shape`` differs from
+    ``dst_shape`` only by the size of its square token grid.
+
+    Args:
+        src_shape (Sequence[int]): ``(num_extra_tokens + H*H, C)``.
+        dst_shape (Sequence[int]): ``(num_extra_tokens + h*h, C)``.
+        num_extra_tokens (int): Leading non-grid tokens. Defaults to 1.
+
+    Returns:
+        bool: True when both are 2-D with the same width and square grids.
+    """
+    def grid(shape):
+        if len(shape) != 2 or shape[0] <= num_extra_tokens:
+            return None
+        side = math.isqrt(shape[0] - num_extra_tokens)
+        return side if side * side == shape[0] - num_extra_tokens else None
+
+    return (len(src_shape) == len(dst_shape) == 2
+            and src_shape[1] == dst_shape[1]
+            and grid(src_shape) is not None and grid(dst_shape) is not None)
 
 
 def _tail(key: str) -> str:

@@ -91,5 +91,5 @@ def init_tower_from_cfg(module: torch.nn.Module,
         f'Loaded {type(module).__name__} from the '
         f'{cfg.get("prefix", default_prefix)!r} tower of {cfg["checkpoint"]} '
         f'({fmt} layout)', logger='current')
-    module._is_init = True
+    module.is_init = True
     return True

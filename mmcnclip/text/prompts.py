@@ -27,15 +27,19 @@ Example:
     >>> build_prompts('cifar10', 'single')[:2]
     ['飞机的图片', '汽车的图片']
 """
+import logging
 import os
 import string
 from functools import lru_cache
 from pathlib import Path
-from typing import List, Sequence, Tuple, Union
+from typing import Callable, List, Sequence, Tuple, Union
+
+from mmengine.logging import print_log
 
 __all__ = [
     'available_templates', 'available_classnames', 'get_templates',
-    'get_classnames', 'build_prompts', 'check_template'
+    'get_classnames', 'build_prompts', 'check_template',
+    'warn_ambiguous_classnames'
 ]
 
 _DATA_ROOT = Path(__file__).resolve().parent
@@ -238,6 +242,50 @@ def get_classnames(spec: ClassnameSpec) -> List[str]:
     if is_list:
         return list(names)
     return [name.strip() for name in names]
+
+
+def is_builtin_classnames(spec: ClassnameSpec) -> bool:
+    """Whether ``spec`` names a built-in class-name set (which keeps the
+    official duplicates on purpose)."""
+    return isinstance(spec, str) and spec.strip().lower() in CLASSNAME_SETS
+
+
+def warn_ambiguous_classnames(classnames: Sequence[str],
+                              normalise: Callable[[str], object]) -> list:
+    """Warn about class names that cannot be told apart.
+
+    Two class names that are equal after ``normalise`` give identical
+    prompts, hence tied scores: the second one never wins. A name that
+    normalises to nothing gives prompts without a class at all.
+
+    Args:
+        classnames (Sequence[str]): The class names.
+        normalise (callable): Maps a name to what the model sees, e.g. its
+            token ids after the prompt normalisation; an empty result means
+            the name vanishes.
+
+    Returns:
+        list[str]: The warnings logged (at WARNING level), one per problem.
+    """
+    groups, empty = {}, []
+    for index, name in enumerate(classnames):
+        key = normalise(name)
+        if not key:
+            empty.append(f'#{index} {name!r}')
+            continue
+        groups.setdefault(key, []).append(f'#{index} {name!r}')
+    messages = [
+        'Class names ' + ', '.join(group) + ' are the same after text '
+        'normalisation: their scores tie and only the first can be predicted'
+        for group in groups.values() if len(group) > 1
+    ]
+    if empty:
+        messages.append('Class names ' + ', '.join(empty) + ' are empty '
+                        'after text normalisation: their prompts name no '
+                        'class')
+    for message in messages:
+        print_log(message, logger='current', level=logging.WARNING)
+    return messages
 
 
 def build_prompts(classnames: ClassnameSpec,

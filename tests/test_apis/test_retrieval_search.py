@@ -5,7 +5,8 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO, run_tool
+from conftest import REPO
+from helpers.processes import run_tool
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmcnclip.apis import (RetrievalIndex, extract_features, image_to_text,
@@ -184,7 +185,8 @@ def test_tools(setup, tmp_path):
                                    rtol=0)
     png = str(root / 'shapes' / 'zeroshot' / 'test' / '001' / '100001.png')
     printed = run_tool('retrieval_search.py', CFG, ckpt, '--index', str(out),
-                       '--text', QUERY, '--image', png, '--topk', '3')
+                       '--text', QUERY, '--image', png, '--topk', '3',
+                       with_stderr=False)
     text_part, image_part = printed.split(f'image: {png}')
     assert f'text: {QUERY}' in text_part
     want_images = [i for i, _ in text_to_image(model, index, QUERY, 3)[0]]

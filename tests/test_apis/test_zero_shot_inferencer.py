@@ -56,7 +56,7 @@ def check_inferencer(ckpt, official, tmp_path, **kwargs):
 
     inferencer = ImageClassificationInferencer(
         'cn-clip_resnet50_zeroshot-cls_cifar100', pretrained=ckpt,
-        classes=CLASSES, text_prototype=CLASSES, **kwargs)
+        classes=CLASSES, **kwargs)
     head = inferencer.model.head
     assert type(inferencer.model).__name__ == 'ZeroShotClassifier'
     num_templates = len(head.templates)
@@ -75,7 +75,6 @@ def check_inferencer(ckpt, official, tmp_path, **kwargs):
     # Unchanged classes: no re-encoding; changed classes: rebuilt.
     inferencer(smooth_image(tmp_path / 'other.jpg', 1))
     assert head.num_encoded_prompts == 4 * num_templates
-    head.classnames = ['鸟', '狗']
     inferencer.classes = ['鸟', '狗']
     result = inferencer(image)[0]
     assert head.num_encoded_prompts == 6 * num_templates
@@ -95,6 +94,39 @@ def test_inferencer_by_name(rn50_ckpt, tmp_path):
 def test_inferencer_default_templates(rn50_ckpt, tmp_path):
     """Exactly the documented call: the config's 183 'openai' templates."""
     assert check_inferencer(*rn50_ckpt, tmp_path) == 183
+
+
+def test_classes_and_text_prototype(rn50_ckpt, tmp_path):
+    """get_model(classes=) + inference_model; text_prototype for prompts that
+    differ from the display names; different lengths name both."""
+    from mmpretrain import get_model, inference_model
+    hook_model_hub()
+    ckpt, official = rn50_ckpt
+    image = smooth_image(tmp_path / 'image.jpg', 0)
+    model = get_model('cn-clip_resnet50_zeroshot-cls_cifar100',
+                      pretrained=ckpt, classes=['鸟', '狗'],
+                      text_prompt='single')
+    result = inference_model(model, image)
+    assert result['pred_scores'].shape == (2, )
+    assert result['pred_class'] == ['鸟', '狗'][result['pred_label']]
+    ref = official_scores(official, image, ['鸟', '狗'], ['{}的图片'])
+    assert np.abs(result['pred_scores'] - ref.numpy()).max() < 1e-5
+
+    prompts = ['小鸟', '小狗']
+    model = get_model('cn-clip_resnet50_zeroshot-cls_cifar100',
+                      pretrained=ckpt, classes=['鸟', '狗'],
+                      text_prompt='single', text_prototype=prompts)
+    result = inference_model(model, image)
+    assert result['pred_class'] == ['鸟', '狗'][result['pred_label']]
+    ref = official_scores(official, image, prompts, ['{}的图片'])
+    assert np.abs(result['pred_scores'] - ref.numpy()).max() < 1e-5
+
+    model = get_model('cn-clip_resnet50_zeroshot-cls_cifar100',
+                      pretrained=ckpt, classes=['鸟', '狗', '猫'],
+                      text_prompt='single', text_prototype=prompts)
+    with pytest.raises(ValueError, match='3 class names .* but 2 '
+                       'text_prototype names'):
+        inference_model(model, image)
 
 
 def test_list_and_get_model(rn50_ckpt):

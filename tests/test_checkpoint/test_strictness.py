@@ -3,6 +3,8 @@
 Tiny custom-size official ``cn_clip`` models stand in for the published
 sizes where the test is about key handling, not about a published size.
 """
+import logging
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -167,3 +169,24 @@ def test_position_embedding_is_resized_like_cn_clip(tmp_ckpt):
         ref = F.normalize(big.encode_image(pixels), dim=-1)
         img = ours(pixels)
     assert (img - ref).abs().max() < 2e-6
+
+
+@pytest.mark.parametrize('loader', LOADERS)
+@pytest.mark.parametrize('shape', [(17, 32), (18, 64), (17, 64, 1)])
+def test_position_embedding_of_another_shape_is_refused(
+        loader, shape, tiny_ckpt, tiny_model, tmp_path):
+    """Only the token-grid length may differ: another width, a non-square
+    grid or another rank is a mismatch, not a silent random pos_embed."""
+    bad = dict(tiny_ckpt)
+    bad['module.visual.positional_embedding'] = torch.randn(shape)
+    assert_refused(tiny_model, bad, loader, tmp_path,
+                   f'backbone.pos_embed: checkpoint {shape} vs model (17, 64)')
+
+
+def test_position_embedding_resize_is_a_warning(tiny_ckpt, mm_log):
+    ours = MODELS.build(tiny_config(img_size=84))
+    ours.load_state_dict(tiny_ckpt)
+    assert ours.backbone.pos_embed.shape == (1 + 6 * 6, 64)
+    assert any('backbone.pos_embed' in m and 'from a 4x4 to the 6x6 token '
+               'grid' in m for m in mm_log.messages(logging.WARNING)), \
+        mm_log.messages(logging.WARNING)

@@ -42,3 +42,21 @@ def test_mmdet_registry_resolves_mmcnclip():
         'mmdet.registry', reason='mmdet only in the dense env')
     assert mmdet_registry.MODELS.get('mmcnclip.ModifiedResNet') is \
         ModifiedResNet
+
+
+@pytest.mark.parametrize('kind', ['MODELS', 'DATASETS', 'TRANSFORMS',
+                                  'METRICS', 'HOOKS'])
+def test_every_registered_type_resolves_from_a_foreign_scope(kind):
+    """Through ``Registry.get``'s public import fallback (``mmcnclip.X``):
+    mmcnclip writes nothing into mmengine's root registries."""
+    import mmengine.registry as root_registries
+
+    from mmcnclip import registry as ours
+    root = getattr(root_registries, kind)
+    assert 'mmcnclip' not in root._children
+    foreign = Registry(kind.lower(), parent=root,
+                       scope=f'fake_{kind.lower()}_mmcnclip_test')
+    names = getattr(ours, kind).module_dict
+    assert names
+    for name, obj in names.items():
+        assert foreign.get(f'mmcnclip.{name}') is obj, name

@@ -5,15 +5,16 @@ import io
 import json
 import os.path as osp
 import pickle
-import subprocess
 import sys
 
 import numpy as np
 import pytest
+from helpers.processes import run
 from PIL import Image
 
 from mmcnclip.datasets.retrieval import (BadRowError, CNCLIPLmdbRetrieval,
                                          CNCLIPTsvRetrieval, ImageTextJsonl)
+from mmcnclip.datasets.transforms.loading import ImageDecodeError
 
 PIPELINE = [dict(type='mmcnclip.LoadImagePIL'),
             dict(type='mmcnclip.PILResize', scale=8),
@@ -107,10 +108,8 @@ def _official_lmdb(tmp_path):
     pytest.importorskip('lmdb')
     pytest.importorskip('cn_clip')
     root = write(tmp_path)
-    subprocess.run([sys.executable, '-m',
-                    'cn_clip.preprocess.build_lmdb_dataset', '--data_dir',
-                    root, '--splits', 'valid'], check=True,
-                   capture_output=True)
+    run([sys.executable, '-m', 'cn_clip.preprocess.build_lmdb_dataset',
+         '--data_dir', root, '--splits', 'valid'])
     return osp.join(root, 'lmdb', 'valid')
 
 
@@ -169,3 +168,81 @@ def test_plain_jsonl(tmp_path):
                            skip_bad_rows=True, pipeline=PIPELINE)
     assert [train[i]['data_samples'].text for i in range(3)] == \
         ['红', '赤', '蓝']
+
+
+def test_config_switches_to_lmdb_with_the_type_only(tmp_path):
+    """``--cfg-options test_dataloader.dataset.type=...Lmdb...`` on a tsv
+    config reads ``{data_root}/lmdb/{split}``."""
+    from mmengine.config import Config
+
+    from mmcnclip.registry import DATASETS
+    _official_lmdb(tmp_path)
+    cfg = Config.fromfile(osp.join(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+        'configs', 'cn-clip_resnet50_retrieval_muge-test.py'))
+    cfg.merge_from_dict({
+        'test_dataloader.dataset.type': 'mmcnclip.CNCLIPLmdbRetrieval',
+        'test_dataloader.dataset.data_root': str(tmp_path)})
+    ds = DATASETS.build(cfg.test_dataloader.dataset)
+    assert isinstance(ds, CNCLIPLmdbRetrieval)
+    assert ds.lmdb_root == osp.join(str(tmp_path), 'lmdb', 'valid')
+    assert (ds.num_images, ds.num_texts) == (3, 2)
+    assert ds[4]['data_samples'].gt_image_ids == [2, 3]
+
+
+def bomb_png() -> bytes:
+    """A 15000x15000 PNG (27 KB): over PIL's decompression bomb limit."""
+    buf = io.BytesIO()
+    Image.new('1', (15000, 15000)).save(buf, format='PNG')
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize('verify', [True, False])
+def test_tsv_decompression_bomb_is_a_bad_row(tmp_path, verify):
+    bomb = base64.urlsafe_b64encode(bomb_png()).decode()
+    root = write(tmp_path, split='train', img_rows=[f'7\t{bomb}'],
+                 txt_rows=['{"text_id": 12, "text": "x", "image_ids": [7]}'])
+    kwargs = dict(split='train', verify_images=verify, pipeline=PIPELINE)
+    if verify:
+        with pytest.raises(BadRowError, match=r'train_imgs.tsv, row 4: '
+                           'too large .*decompression bomb'):
+            CNCLIPTsvRetrieval(root, **kwargs)
+    else:
+        with pytest.raises(BadRowError, match=r'train_imgs.tsv, row 4'):
+            CNCLIPTsvRetrieval(root, **kwargs).prepare_data(3)
+    ds = CNCLIPTsvRetrieval(root, skip_bad_rows=True, **kwargs)
+    assert all(ds[i]['data_samples'].image_id in COLOURS
+               for i in range(len(ds)))
+
+
+def test_jsonl_truncated_image_is_skipped_in_training(tmp_path):
+    Image.new('RGB', (5, 5), (255, 0, 0)).save(tmp_path / 'a.png')
+    Image.new('RGB', (64, 64), (0, 0, 255)).save(tmp_path / 'b.jpg')
+    data = (tmp_path / 'b.jpg').read_bytes()
+    (tmp_path / 'b.jpg').write_bytes(data[:len(data) // 2])
+    ann = tmp_path / 'ann.jsonl'
+    ann.write_text(json.dumps({'image': 'a.png', 'caption': '红'}) + '\n' +
+                   json.dumps({'image': 'b.jpg', 'caption': '蓝'}) + '\n')
+    ds = ImageTextJsonl(str(ann), data_prefix=str(tmp_path),
+                        skip_bad_rows=True, pipeline=PIPELINE)
+    assert ds.prepare_data(1) is None
+    assert ds[1]['data_samples'].image_id == 'a.png'  # another pair
+    strict = ImageTextJsonl(str(ann), data_prefix=str(tmp_path),
+                            pipeline=PIPELINE)
+    with pytest.raises(ImageDecodeError, match=str(tmp_path / 'b.jpg')):
+        strict.prepare_data(1)
+
+
+@pytest.mark.parametrize('image_id', [[1], {'a': 1}, None, True, 1.5])
+def test_jsonl_image_id_of_another_type(tmp_path, image_id):
+    Image.new('RGB', (5, 5)).save(tmp_path / 'a.png')
+    ann = tmp_path / 'ann.jsonl'
+    ann.write_text(json.dumps({'image': 'a.png', 'caption': '红'}) + '\n' +
+                   json.dumps({'image': 'a.png', 'caption': '蓝',
+                               'image_id': image_id}) + '\n')
+    with pytest.raises(BadRowError, match=r'ann.jsonl, line 2: image_id '
+                       'must be a string or an integer'):
+        ImageTextJsonl(str(ann), data_prefix=str(tmp_path), test_mode=True)
+    ds = ImageTextJsonl(str(ann), data_prefix=str(tmp_path), test_mode=True,
+                        skip_bad_rows=True, pipeline=PIPELINE)
+    assert (ds.num_images, ds.num_texts) == (1, 1)

@@ -6,6 +6,7 @@ from PIL import Image
 
 from mmcnclip.datasets.transforms import (LoadImagePIL, PILResize,
                                           bgr_array_to_pil)
+from mmcnclip.datasets.transforms.loading import ImageDecodeError
 from mmcnclip.models.chinese_clip import default_data_preprocessor
 from mmcnclip.models.text_encoding import CLIP_MEAN, CLIP_STD
 from mmcnclip.registry import MODELS, TRANSFORMS
@@ -155,6 +156,33 @@ def test_errors_name_the_file(tmp_path):
         PILResize(8)(dict())
     with pytest.raises(ValueError, match='positive int'):
         PILResize(0)
+
+
+@pytest.mark.parametrize('name, content, message', [
+    ('empty.jpg', b'', 'cannot identify image file'),
+    ('bomb.png', None, 'too large .*decompression bomb'),
+    ('cut.png', 'truncated', 'truncated'),
+])
+def test_undecodable_images_name_the_file(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is None:  # 15000x15000 pixels in 27 KB
+        Image.new('1', (15000, 15000)).save(path)
+    elif content == 'truncated':
+        Image.fromarray(_pattern(64, 64)).save(path)
+        path.write_bytes(path.read_bytes()[:300])
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ImageDecodeError,
+                       match=f'Cannot decode image {path}: .*{message}'):
+        LoadImagePIL()(dict(img_path=str(path)))
+
+
+def test_animated_gif_gives_its_first_frame(tmp_path):
+    frames = [Image.new('RGB', (6, 6), c) for c in ((255, 0, 0), (0, 0, 255))]
+    path = tmp_path / 'anim.gif'
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    out = PILResize(6)(LoadImagePIL()(dict(img_path=str(path))))['img']
+    assert out[0, 0].tolist() == [255, 0, 0]
 
 
 def test_registered_under_mmcnclip_scope():

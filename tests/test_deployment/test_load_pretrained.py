@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from mmcnclip.checkpoint import CheckpointMismatchError
-from mmcnclip.checkpoint.io import _skip_weight_init, load_pretrained
+from mmcnclip.checkpoint.low_memory import _skip_weight_init, load_pretrained
 from mmcnclip.registry import MODELS
 
 TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)

@@ -2,8 +2,9 @@
 import pytest
 import torch
 
+from mmcnclip.apis import RetrievalIndex
 from mmcnclip.evaluation.metrics import (ImageTextRecall, chunked_topk,
-                                         recall_at_k)
+                                         recall_at_k, stable_topk)
 
 
 def e(*vals):
@@ -22,6 +23,52 @@ def test_chunked_topk_matches_full_search():
     assert chunked_topk(q, g[:3], 10)[1].shape == (37, 3)
     with pytest.raises(ValueError, match='shape|got'):
         chunked_topk(q, torch.randn(5, 4), 3)
+
+
+def _official_ranking(scores, k):
+    """``make_topk_predictions.py``: Python's stable ``sorted`` by score."""
+    return [[j for j, _ in sorted(enumerate(row), key=lambda x: x[1],
+                                  reverse=True)[:k]] for row in scores.tolist()]
+
+
+def test_ties_keep_gallery_order_whatever_the_chunks():
+    gen = torch.Generator().manual_seed(0)
+    # few distinct values: many ties, also across chunk borders
+    q = torch.randint(0, 3, (23, 4), generator=gen).float()
+    g = torch.randint(0, 3, (97, 4), generator=gen).float()
+    g[50:60] = g[3]  # duplicate gallery items
+    expected = _official_ranking(q @ g.t(), 10)
+    assert stable_topk(q @ g.t(), 10)[1].tolist() == expected
+    for qc, gc in ((1000, 100000), (5, 7), (1, 1), (4, 10)):
+        assert chunked_topk(q, g, 10, qc, gc)[1].tolist() == expected
+    # the memory-bounded float16 index search, in both galleries
+    ids = [f'id{j}' for j in range(97)]
+    for name in ('image', 'text'):
+        index = RetrievalIndex(**{f'{name}_feats': g.half(),
+                                  f'{name}_ids': ids})
+        _, found = index.search(q, 10, gallery=name, query_chunk=6,
+                                gallery_chunk=9)
+        assert found == [[ids[j] for j in row] for row in expected]
+
+
+def test_metric_duplicate_images_rank_in_gallery_order():
+    # images 'x' and 'y' are identical; the text describes 'y' only. The
+    # official stable sort ranks 'x' (earlier) first: R@1 misses, R@2 hits.
+    images = {'x': e(1, 0), 'y': e(1, 0), 'z': e(0, 1)}
+    texts = {0: (e(1, 0.1), ['y']), 1: (e(1, 0.1), ['z'])}
+    res = _run(ImageTextRecall(topk=(1, 2)), images, texts)
+    assert res['retrieval/t2i_R@1'] == 0.0
+    assert res['retrieval/t2i_R@2'] == 50.0
+    # i2t: texts 0 and 1 are identical; query 'y' ranks text 0 first (hit),
+    # query 'z' too (miss at 1, hit at 2)
+    assert res['retrieval/i2t_R@1'] == 50.0
+    assert res['retrieval/i2t_R@2'] == 100.0
+
+
+def test_recalls_are_float64_like_the_official():
+    ranked = torch.tensor([[0]] * 4 + [[1]] * 15)
+    rec = recall_at_k(ranked, [[0]] * 19, ks=(1, ))
+    assert rec[1] == 4 * 1.0 / 19 * 100 == 21.052631578947366
 
 
 def test_recall_at_k_any_positive_counts():

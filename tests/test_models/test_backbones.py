@@ -86,3 +86,23 @@ def test_bert_padding_does_not_change_cls_feature():
         a, b = bert(ids)[0], bert(padded)[0]
     assert torch.allclose(a, b, atol=1e-6)
     assert bert(padded)[0].shape == (1, 64)
+
+
+def test_resnet_channels_last_only_outside_cpu_training():
+    """CPU training keeps the official contiguous layout (channels-last
+    training BatchNorm is less accurate on CPU); eval goes channels-last."""
+    torch.manual_seed(0)
+    resnet = ModifiedResNet(base_channels=16, output_dims=32, head_width=16,
+                            img_size=64)
+    ref = ModifiedResNet(base_channels=16, output_dims=32, head_width=16,
+                         img_size=64).double()
+    ref.load_state_dict(resnet.state_dict())
+    x = torch.randn(4, 3, 64, 64)
+    out, exact = resnet.train()(x)[-1], ref.train()(x.double())[-1]
+    assert (out.double() - exact).abs().max() < 1e-4 * exact.abs().max()
+    for mode in (False, True):
+        resnet.train(mode)
+        assert resnet.channels_last == (not mode)
+        assert resnet.conv2.weight.is_contiguous(
+            memory_format=torch.contiguous_format if mode
+            else torch.channels_last)

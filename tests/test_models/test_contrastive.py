@@ -1,12 +1,10 @@
 """ChineseCLIP 'loss'/'predict' modes, frozen vision, gathered negatives."""
 import math
-import os
-import socket
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 import torch.nn.functional as F
+from helpers.processes import spawn_workers
 from mmpretrain.structures import DataSample
 
 from mmcnclip.models import ChineseCLIP
@@ -121,16 +119,12 @@ def test_with_cp_passthrough():
                                 mode='loss')['loss'], ref, atol=1e-6)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _worker(rank, port, queue):
+def _worker(rank, store):
+    """One of two gloo ranks; returns plain floats and NumPy arrays (see
+    ``helpers.processes.spawn_workers``)."""
     import torch.distributed as dist
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=2)
+    dist.init_process_group('gloo', init_method=f'file://{store}',
+                            rank=rank, world_size=2)
     torch.set_num_threads(1)
     images, samples = batch(4)
     out = {}
@@ -147,26 +141,16 @@ def _worker(rank, port, queue):
         loss.backward()
         grad = model.text_proj.proj.grad.clone()
         dist.all_reduce(grad)  # what DDP does (then divides by world size)
-        out[name] = (loss.item(), grad / 2)
-    queue.put((rank, out))
+        out[name] = (loss.item(), (grad / 2).numpy())
     dist.destroy_process_group()
+    return out
 
 
-def test_gather_with_grad_two_gloo_ranks():
+def test_gather_with_grad_two_gloo_ranks(tmp_path):
     """Each rank holds half of a batch. With gathered negatives the loss is
     the full-batch loss and the DDP-averaged gradient equals the
     single-process full-batch gradient; local-only differs."""
-    ctx = mp.get_context('spawn')
-    queue = ctx.Queue()
-    port = _free_port()
-    procs = [ctx.Process(target=_worker, args=(r, port, queue))
-             for r in range(2)]
-    for p in procs:
-        p.start()
-    results = dict(queue.get(timeout=300) for _ in procs)
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    results = spawn_workers(_worker, 2, str(tmp_path / 'store'))
     model = tiny()
     images, samples = batch(4)
     full = model(images, data_samples=samples, mode='loss')['loss']
@@ -174,10 +158,12 @@ def test_gather_with_grad_two_gloo_ranks():
     full_grad = model.text_proj.proj.grad
     for rank in (0, 1):
         loss, grad = results[rank]['grad']
+        grad = torch.from_numpy(grad)
         assert loss == pytest.approx(full.item(), abs=1e-5)
         assert torch.allclose(grad, full_grad, atol=1e-5)
         # without grad through the gathered part: same loss, 1/world grad
         loss, grad = results[rank]['nograd']
+        grad = torch.from_numpy(grad)
         assert loss == pytest.approx(full.item(), abs=1e-5)
         assert not torch.allclose(grad, full_grad, atol=1e-5)
         assert results[rank]['local'][0] != pytest.approx(full.item(),

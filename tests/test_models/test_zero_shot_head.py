@@ -1,4 +1,6 @@
 """ZeroShotClsHead: prototypes, caching, scores and loss (tiny towers)."""
+import logging
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -149,9 +151,6 @@ def test_cache_file(tmp_path):
     assert changed.num_encoded_prompts == len(CLASSES) * len(TEMPLATES)
     assert (new - protos).abs().max() > 1e-3
 
-    torch.save({'something': 'else'}, path)
-    with pytest.raises(ValueError, match='not a text prototype cache'):
-        tiny_head(cache_file=path).get_prototypes()
 
 
 def test_predict_scores():
@@ -215,3 +214,22 @@ def test_bad_arguments():
         tiny_head(text_batch_size=0)
     assert get_classnames('cifar10')[0] == tiny_head(
         classnames='cifar10').classnames[0]
+
+
+@pytest.mark.parametrize('classnames, expected', [
+    (['猫', '猫', '狗'], ["Class names #0 '猫', #1 '猫' are the same after "
+                        'text normalisation']),
+    (['Cat', 'cat', '狗'], ["#0 'Cat', #1 'cat' are the same"]),
+    (['猫', '\u200b', '狗'], ["Class names #1 '\\u200b' are empty after text "
+                            'normalisation']),
+])
+def test_ambiguous_class_names_warn(classnames, expected, mm_log):
+    head = tiny_head(classnames=classnames)
+    warnings = mm_log.messages(logging.WARNING)
+    for text in expected:
+        assert any(text in w for w in warnings), warnings
+    mm_log.records.clear()
+    head.classnames = ['猫', '狗']
+    assert not mm_log.messages(logging.WARNING)
+    head.classnames = 'imagenet'  # the official list names 太阳镜 twice
+    assert not mm_log.messages(logging.WARNING)

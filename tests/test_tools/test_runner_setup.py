@@ -1,12 +1,12 @@
 """In-process checks of the tools' config handling (no subprocess)."""
 import importlib.util
 import os.path as osp
-import socket
 import sys
 
 import pytest
 import torch
 import torch.distributed as torch_dist
+from helpers.processes import free_port
 from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -83,9 +83,7 @@ def test_cpu_distributed_uses_gloo(monkeypatch):
         runner_setup.setup_distributed(cfg, 'slurm')
 
     assert not torch_dist.is_initialized()
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
+    port = free_port()
     for key, value in dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0',
                            MASTER_ADDR='127.0.0.1',
                            MASTER_PORT=str(port)).items():

@@ -7,15 +7,13 @@ accuracy is known: the CLI must load the checkpoint and feed RGB images
 exactly like the in-process pipeline to reproduce it.
 """
 import json
-import os
 import os.path as osp
 import pickle
-import socket
-import subprocess
 import sys
 
 import pytest
 import torch
+from helpers.processes import free_port, run, run_tool
 from mmengine.config import Config
 from mmengine.dataset import default_collate
 from test_datasets.cifar_files import write_cifar100
@@ -25,7 +23,6 @@ from mmcnclip.models.text_encoding import CLIP_MEAN, CLIP_STD
 from mmcnclip.registry import DATASETS, MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOLS = osp.join(REPO, 'tools')
 N_TEST = 12
 
 CONFIG = """
@@ -107,20 +104,6 @@ def setup(tmp_path_factory):
                expected=expected, ranks=ranks)
 
 
-def _run(cmd, cwd, env=None, timeout=300):
-    proc = subprocess.run(
-        cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-        env=dict(os.environ, OMP_NUM_THREADS='1', **(env or {})))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    return proc.stdout + proc.stderr
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _check_metrics(path, expected):
     with open(path) as f:
         metrics = json.load(f)
@@ -131,18 +114,18 @@ def _check_metrics(path, expected):
 
 def test_test_py(setup, tmp_path):
     out = tmp_path / 'metrics.json'
-    log = _run([sys.executable, osp.join(TOOLS, 'test.py'), setup['cfg'],
-                setup['ckpt'], '--work-dir', str(tmp_path / 'work'),
-                '--out', str(out), '--out-item', 'metrics'], cwd=tmp_path)
+    log = run_tool('test.py', setup['cfg'], setup['ckpt'], '--work-dir',
+                   str(tmp_path / 'work'), '--out', str(out), '--out-item',
+                   'metrics', cwd=tmp_path)
     _check_metrics(out, setup['expected'])
     assert 'accuracy/top1: {:.4f}'.format(
         setup['expected']['accuracy/top1']) in log
     # Predictions dump (default --out-item): one entry per test image.
     preds = tmp_path / 'preds.pkl'
-    _run([sys.executable, osp.join(TOOLS, 'test.py'), setup['cfg'],
-          setup['ckpt'], '--work-dir', str(tmp_path / 'work'), '--out',
-          str(preds), '--show-dir', str(tmp_path / 'vis'), '--interval', '4',
-          '--cfg-options', 'test_dataloader.batch_size=5'], cwd=tmp_path)
+    run_tool('test.py', setup['cfg'], setup['ckpt'], '--work-dir',
+             str(tmp_path / 'work'), '--out', str(preds), '--show-dir',
+             str(tmp_path / 'vis'), '--interval', '4', '--cfg-options',
+             'test_dataloader.batch_size=5', cwd=tmp_path)
     shown = sorted((tmp_path / 'vis').glob('*.png'))
     assert [p.name for p in shown] == [f'{i}_0.png' for i in (0, 4, 8)]
     with open(preds, 'rb') as f:
@@ -156,9 +139,9 @@ def test_test_py_prepare_keeps_predictions(setup, tmp_path):
     scores = {}
     for extra in ([], ['--prepare', 'fp32']):
         preds = tmp_path / f'preds{len(extra)}.pkl'
-        log = _run([sys.executable, osp.join(TOOLS, 'test.py'), setup['cfg'],
-                    setup['ckpt'], '--work-dir', str(tmp_path / 'work'),
-                    '--out', str(preds)] + extra, cwd=tmp_path)
+        log = run_tool('test.py', setup['cfg'], setup['ckpt'], '--work-dir',
+                       str(tmp_path / 'work'), '--out', str(preds), *extra,
+                       cwd=tmp_path)
         assert ('Model prepared for inference (fp32' in log) == bool(extra)
         with open(preds, 'rb') as f:
             scores[bool(extra)] = torch.stack(
@@ -169,10 +152,10 @@ def test_test_py_prepare_keeps_predictions(setup, tmp_path):
 
 def test_dist_test_sh_two_cpu_processes(setup, tmp_path):
     out = tmp_path / 'metrics.json'
-    log = _run(['bash', osp.join(TOOLS, 'dist_test.sh'), setup['cfg'],
-                setup['ckpt'], '2', '--work-dir', str(tmp_path / 'work'),
-                '--out', str(out), '--out-item', 'metrics'], cwd=tmp_path,
-               env=dict(PYTHON=sys.executable, PORT=str(_free_port())))
+    log = run_tool('dist_test.sh', setup['cfg'], setup['ckpt'], '2',
+                   '--work-dir', str(tmp_path / 'work'), '--out', str(out),
+                   '--out-item', 'metrics', cwd=tmp_path,
+                   env=dict(PORT=str(free_port())))
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
     # Without CUDA the runtime's nccl default must have become gloo.
     assert torch.cuda.is_available() or "'backend': 'gloo'" in log
@@ -181,8 +164,7 @@ def test_dist_test_sh_two_cpu_processes(setup, tmp_path):
 
 def test_train_py(setup, tmp_path):
     work = tmp_path / 'work'
-    _run([sys.executable, osp.join(TOOLS, 'train.py'), setup['cfg'],
-          '--work-dir', str(work)], cwd=tmp_path)
+    run_tool('train.py', setup['cfg'], '--work-dir', str(work), cwd=tmp_path)
     first, last = (load_checkpoint_file(str(work / f'iter_{i}.pth'))
                    for i in (1, 3))
     assert last['meta']['iter'] == 3
@@ -196,11 +178,28 @@ def test_train_py(setup, tmp_path):
                            last['state_dict']['head.fc.weight'])
 
 
+@pytest.mark.parametrize('tool,content,message', [
+    ('train.py --resume', b'', 'is empty (0 bytes)'),
+    ('test.py', b'hello\n' * 9, 'is not a checkpoint'),
+])
+def test_broken_checkpoint_is_named(setup, tmp_path, tool, content,
+                                    message):
+    """A zero-byte or text checkpoint names the file and the problem."""
+    ckpt = tmp_path / 'broken.pth'
+    ckpt.write_bytes(content)
+    script, *flag = tool.split()
+    args = [setup['cfg'], *flag, str(ckpt), '--work-dir', str(tmp_path / 'w')]
+    proc = run([sys.executable, osp.join(REPO, 'tools', script), *args],
+               cwd=tmp_path, check=False)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert f'{ckpt} {message}' in proc.stderr, proc.stderr[-5000:]
+    assert 'CheckpointFileError' in proc.stderr
+
+
 def test_dist_train_sh_two_cpu_processes(setup, tmp_path):
     work = tmp_path / 'work'
-    log = _run(['bash', osp.join(TOOLS, 'dist_train.sh'), setup['cfg'], '2',
-                '--work-dir', str(work)], cwd=tmp_path,
-               env=dict(PYTHON=sys.executable, PORT=str(_free_port())))
+    log = run_tool('dist_train.sh', setup['cfg'], '2', '--work-dir',
+                   str(work), cwd=tmp_path, env=dict(PORT=str(free_port())))
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
     ckpt = load_checkpoint_file(str(work / 'iter_3.pth'))
     assert ckpt['meta']['iter'] == 3

@@ -21,7 +21,7 @@ from mmengine.config import Config
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 
-from mmcnclip.checkpoint.io import load_pretrained  # noqa: E402
+from mmcnclip.checkpoint import load_pretrained  # noqa: E402
 from mmcnclip.deployment.onnx_export import (  # noqa: E402
     TOWERS, check_onnx, export_onnx, infer_image_size)
 

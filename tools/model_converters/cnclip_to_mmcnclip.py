@@ -11,21 +11,46 @@ Example::
         clip_cn_vit-b-16.pt cn-clip_vit-base-p16.pth --half
 """
 import argparse
-import os
 import os.path as osp
 import time
 from typing import Optional, Sequence
-
-import torch
 
 from mmcnclip import __version__
 from mmcnclip.checkpoint import convert_state_dict, load_checkpoint_file
 from mmcnclip.checkpoint.convert import unwrap_checkpoint
 from mmcnclip.checkpoint.io import resolve_weight_file
+from mmcnclip.utils.atomic_save import atomic_torch_save
 
 
 def _megabytes(num_bytes: int) -> str:
     return f'{num_bytes / 2**20:.1f} MiB'
+
+
+def check_destination(src: str, dst: str) -> None:
+    """Refuse a destination that would overwrite what ``src`` reads.
+
+    ``dst`` may name the source another way: a symbolic or hard link to the
+    weight file, or a path inside a source model folder (whose files must
+    all stay intact for the folder to load).
+
+    Raises:
+        ValueError: Naming ``dst`` and the source file or folder.
+    """
+    weight_file = resolve_weight_file(src)
+    target = osp.realpath(dst)
+    if osp.isdir(target):
+        raise ValueError(f'The destination {dst} is a folder; give the '
+                         'path of the .pth file to write')
+    if target == osp.realpath(weight_file) or (
+            osp.exists(target) and osp.samefile(target, weight_file)):
+        raise ValueError(f'Refusing to overwrite the source: the destination '
+                         f'{dst} is the file {weight_file} that is read')
+    if osp.isdir(src):
+        folder = osp.realpath(src)
+        if osp.commonpath([folder, target]) == folder:
+            raise ValueError(
+                f'Refusing to write {dst} inside the source model folder '
+                f'{src}: that would change or break the source')
 
 
 def convert_checkpoint(src: str,
@@ -37,7 +62,10 @@ def convert_checkpoint(src: str,
 
     Args:
         src (str): Source file or Hugging Face model folder.
-        dst (str): Output ``.pth`` file; its folder is created.
+        dst (str): Output ``.pth`` file; its folder is created. It is
+            written atomically (an existing file is replaced only once the
+            new one is complete) and may not be, or lie inside, the source
+            (see :func:`check_destination`).
         half (bool): Store floating-point weights as fp16; otherwise their
             dtype is kept. Defaults to False.
         fmt (str, optional): Source layout (``'official'``,
@@ -49,8 +77,7 @@ def convert_checkpoint(src: str,
         dict: The ``meta`` written, plus ``num_keys``, ``num_params`` and
         ``size`` (bytes of ``dst``).
     """
-    if osp.abspath(src) == osp.abspath(dst):
-        raise ValueError(f'Refusing to overwrite the source {src}')
+    check_destination(src, dst)
     start = time.time()
     weight_file = resolve_weight_file(src)
     log(f'Reading {weight_file} ({_megabytes(osp.getsize(weight_file))})')
@@ -70,9 +97,7 @@ def convert_checkpoint(src: str,
         mmcnclip_version=__version__,
         source=osp.basename(osp.normpath(src)))
     log(f'Writing {dst} [{time.time() - start:.1f}s]')
-    if osp.dirname(dst):
-        os.makedirs(osp.dirname(dst), exist_ok=True)
-    torch.save({'state_dict': converted, 'meta': meta}, dst)
+    atomic_torch_save({'state_dict': converted, 'meta': meta}, dst)
     info = dict(
         meta,
         num_keys=len(converted),
@@ -106,4 +131,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (ValueError, OSError) as error:
+        raise SystemExit(f'cnclip_to_mmcnclip.py: error: {error}')

@@ -1,8 +1,9 @@
 # MUGE retrieval (e-commerce; a text may match several images), official Chinese-CLIP layout:
 #   data/datasets/MUGE/{train,valid,test}_texts.jsonl + _imgs.tsv
-# For the LMDB of cn_clip/preprocess/build_lmdb_dataset.py use
-#   dict(type='mmcnclip.CNCLIPLmdbRetrieval',
-#        data_root='data/datasets/MUGE/lmdb/train')  (and lmdb/valid).
+# For the LMDB of cn_clip/preprocess/build_lmdb_dataset.py (under
+# data/datasets/MUGE/lmdb/{train,valid,test}) switch the type only:
+#   --cfg-options train_dataloader.dataset.type=mmcnclip.CNCLIPLmdbRetrieval
+#   val_dataloader.dataset.type=... test_dataloader.dataset.type=... (same)
 _base_ = ['./cn-clip_tsv_retrieval.py']
 
 data_root = 'data/datasets/MUGE'

@@ -1,11 +1,14 @@
 """Shared logic of the image-text retrieval datasets."""
+import logging
 import os.path as osp
 from typing import List, Optional
 
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 from mmpretrain.datasets.transforms import PackInputs
 
 from mmcnclip.registry import TRANSFORMS
+from ..transforms.loading import ImageDecodeError
 from .records import BadRowError, RowChecker
 
 
@@ -85,11 +88,14 @@ class ImageTextRetrievalBase(BaseDataset):
                              'packing transform (mmcnclip.PackImageText)')
         try:
             info.update(self.load_image(source))
-        except BadRowError:
+            # Images given by path are decoded in the pipeline.
+            return self.pipeline(info)
+        except (BadRowError, ImageDecodeError) as err:
             if self.skip_bad_rows and not self.test_mode:
+                print_log(f'Skipping a bad image: {err}', logger='current',
+                          level=logging.WARNING)
                 return None  # BaseDataset then draws another pair
             raise
-        return self.pipeline(info)
 
     @staticmethod
     def join(root: str, path: str) -> str:

@@ -49,6 +49,12 @@ class ImageTextJsonl(ImageTextRetrievalBase):
                                       f'{where}: bad record ({err!r})')
                     continue
                 image_id = obj.get('image_id', path)
+                if isinstance(image_id, bool) or not isinstance(
+                        image_id, (str, int)):
+                    self._checker.bad(
+                        self.ann_file, f'{where}: image_id must be a string '
+                        f'or an integer, got {image_id!r}')
+                    continue
                 full = self.join(prefix, path)
                 if image_id in images:
                     self._checker.bad(self.ann_file, f'{where}: duplicate '

@@ -1,5 +1,6 @@
 """The official Chinese-CLIP retrieval data: jsonl + tsv, and LMDB."""
 import os.path as osp
+from typing import Optional
 
 from mmcnclip.registry import DATASETS
 from .base import ImageTextRetrievalBase
@@ -57,27 +58,49 @@ class CNCLIPTsvRetrieval(ImageTextRetrievalBase):
 class CNCLIPLmdbRetrieval(ImageTextRetrievalBase):
     """The LMDB layout of ``cn_clip/preprocess/build_lmdb_dataset.py``.
 
-    ``{data_root}/imgs``: key ``str(image_id)`` -> base64 image, plus
-    ``num_images``; ``{data_root}/pairs``: key ``str(i)`` -> pickled
+    ``imgs``: key ``str(image_id)`` -> base64 image, plus
+    ``num_images``; ``pairs``: key ``str(i)`` -> pickled
     ``(image_id, text_id, text)``, plus ``num_samples``. Pairs are
     unpickled without class lookups (plain data only). Needs ``lmdb``.
 
+    The arguments mirror :class:`CNCLIPTsvRetrieval`, so that a tsv config
+    switches layouts with one option (``--cfg-options
+    test_dataloader.dataset.type=mmcnclip.CNCLIPLmdbRetrieval``): with
+    ``split``, the LMDB is read from ``{data_root}/lmdb/{split}`` where
+    ``cn_clip/preprocess/build_lmdb_dataset.py`` writes it.
+
     Args:
-        data_root (str): The split folder, e.g.
-            ``data/datasets/MUGE/lmdb/valid``.
+        data_root (str): The dataset folder (``data/datasets/MUGE``) with
+            ``split``, or the split folder itself
+            (``data/datasets/MUGE/lmdb/valid``) without.
+        split (str, optional): ``train``, ``valid`` or ``test``. Defaults
+            to None (``data_root`` is the split folder).
+        verify_images (bool): Decode every image while loading so that
+            undecodable ones are found (and skipped with
+            ``skip_bad_rows``) up front. Defaults to False.
         skip_bad_rows (bool): See :class:`ImageTextRetrievalBase`.
         **kwargs: ``pipeline``, ``test_mode``... of ``BaseDataset``.
     """
 
-    def __init__(self, data_root: str, **kwargs):
+    def __init__(self, data_root: str, split: Optional[str] = None,
+                 verify_images: bool = False, **kwargs):
         self._envs = {}
+        self.split = split
+        self.verify_images = verify_images
         super().__init__(data_root=data_root, **kwargs)
+
+    @property
+    def lmdb_root(self) -> str:
+        """The folder with ``imgs`` and ``pairs``."""
+        if self.split is None:
+            return self.data_root
+        return osp.join(self.data_root, 'lmdb', self.split)
 
     def _env(self, name: str):
         import os
         key = (name, os.getpid())  # one handle per (forked) process
         if key not in self._envs:
-            path = osp.join(self.data_root, name)
+            path = osp.join(self.lmdb_root, name)
             if not osp.isdir(path):
                 raise FileNotFoundError(f'Missing LMDB directory {path}')
             self._envs[key] = open_lmdb(path)
@@ -85,11 +108,11 @@ class CNCLIPLmdbRetrieval(ImageTextRetrievalBase):
 
     def load_records(self):
         imgs, pairs = self._env('imgs'), self._env('pairs')
-        where_i = osp.join(self.data_root, 'imgs')
-        where_p = osp.join(self.data_root, 'pairs')
+        where_i = osp.join(self.lmdb_root, 'imgs')
+        where_p = osp.join(self.lmdb_root, 'pairs')
         images = {}
         with imgs.begin() as txn:
-            for key, _ in txn.cursor():
+            for key, value in txn.cursor():
                 if key == b'num_images':
                     continue
                 try:
@@ -97,6 +120,13 @@ class CNCLIPLmdbRetrieval(ImageTextRetrievalBase):
                 except (ValueError, UnicodeDecodeError) as err:
                     self._checker.bad(where_i, f'{where_i}: bad key {key!r} '
                                       f'({err})')
+                    continue
+                if self.verify_images:
+                    try:
+                        decode_base64_image(value, f'{where_i}, key {key!r}')
+                    except BadRowError as err:
+                        self._checker.bad(where_i, str(err))
+                        del images[norm_id(key.decode('utf-8'))]
         raw = lmdb_get(pairs, 'num_samples')
         if raw is None:
             raise BadRowError(f'{where_p}: no "num_samples" entry; not a '
@@ -126,11 +156,14 @@ class CNCLIPLmdbRetrieval(ImageTextRetrievalBase):
         return images, list(texts.values())
 
     def load_image(self, source) -> dict:
-        where = f'{osp.join(self.data_root, "imgs")}, key {source!r}'
+        where = f'{osp.join(self.lmdb_root, "imgs")}, key {source!r}'
         value = lmdb_get(self._env('imgs'), source)
         if value is None:
             raise BadRowError(f'{where}: missing image')
         return dict(img=decode_base64_image(value, where))
+
+    def _where(self) -> str:
+        return self.lmdb_root
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -7,7 +7,9 @@ import pickle
 from typing import Callable, Dict, List, Optional
 
 from mmengine.logging import print_log
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from ..transforms.loading import ImageDecodeError, open_image
 
 
 class BadRowError(ValueError):
@@ -40,12 +42,12 @@ def decode_base64_image(data, where: str) -> Image.Image:
     """
     try:
         raw = base64.urlsafe_b64decode(data)
-        img = Image.open(io.BytesIO(raw))
-        img.load()
-    except (binascii.Error, ValueError, OSError,
-            UnidentifiedImageError) as err:
+    except (binascii.Error, ValueError) as err:
         raise BadRowError(f'{where}: undecodable image ({err})') from err
-    return img
+    try:
+        return open_image(io.BytesIO(raw), name=where)
+    except ImageDecodeError as err:
+        raise BadRowError(str(err)) from err
 
 
 class RowChecker:

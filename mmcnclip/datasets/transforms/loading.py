@@ -7,6 +7,7 @@ as the official code sees them, and every ``numpy`` image that enters the
 pipeline is taken as BGR (the OpenMMLab convention) and turned into an RGB
 PIL image.
 """
+import os
 from typing import Optional
 
 import numpy as np
@@ -72,6 +73,56 @@ def to_pil(img, source: str = 'results["img"]') -> Image.Image:
                     f'array, got {type(img).__name__}')
 
 
+class ImageDecodeError(OSError):
+    """An image file cannot be decoded (empty, truncated, not an image,
+    too large); the message names the file."""
+
+
+#: What PIL raises for files it cannot decode (DecompressionBombError: more
+#: pixels than twice ``PIL.Image.MAX_IMAGE_PIXELS``).
+DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+                 Image.DecompressionBombError)
+
+
+def open_image(source, name: Optional[str] = None) -> Image.Image:
+    """Open and fully decode an image with PIL, as Chinese CLIP does.
+
+    The image keeps its mode and orientation: no EXIF transpose (the
+    official code does not apply one either). Animated images give their
+    first frame.
+
+    Args:
+        source (str | file): Path, or a binary file object.
+        name (str, optional): How to name the image in errors; ``source``
+            when None. Defaults to None.
+
+    Returns:
+        PIL.Image.Image: The decoded image.
+
+    Raises:
+        FileNotFoundError: ``source`` is a path that does not exist.
+        ImageDecodeError: PIL cannot decode it (naming the file and why).
+    """
+    name = source if name is None else name
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            with open(source, 'rb') as f:
+                img = Image.open(f)
+                img.load()
+        else:
+            img = Image.open(source)
+            img.load()
+    except FileNotFoundError:
+        raise FileNotFoundError(f'Image file not found: {name}') from None
+    except Image.DecompressionBombError as e:
+        raise ImageDecodeError(
+            f'Cannot decode image {name}: too large ({e}). Raise '
+            'PIL.Image.MAX_IMAGE_PIXELS if you trust it') from e
+    except DECODE_ERRORS as e:
+        raise ImageDecodeError(f'Cannot decode image {name}: {e}') from e
+    return img
+
+
 @TRANSFORMS.register_module()
 class LoadImagePIL(BaseTransform):
     """Decode an image with PIL, the way Chinese CLIP reads images.
@@ -128,16 +179,7 @@ class LoadImagePIL(BaseTransform):
     @staticmethod
     def _open(path) -> Image.Image:
         """Open and fully decode ``path`` (errors name the file)."""
-        try:
-            with open(path, 'rb') as f:
-                img = Image.open(f)
-                img.load()
-        except FileNotFoundError:
-            raise FileNotFoundError(f'Image file not found: {path}') from None
-        except (UnidentifiedImageError, OSError, SyntaxError,
-                ValueError) as e:
-            raise OSError(f'Cannot decode image file {path}: {e}') from e
-        return img
+        return open_image(path)
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(convert_rgb={self.convert_rgb})'

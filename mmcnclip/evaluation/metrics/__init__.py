@@ -1,4 +1,7 @@
 from .retrieval import ImageTextRecall
-from .search import chunked_topk, recall_at_k
+from .search import chunked_topk, merge_topk, recall_at_k, stable_topk
 
-__all__ = ['ImageTextRecall', 'chunked_topk', 'recall_at_k']
+__all__ = [
+    'ImageTextRecall', 'chunked_topk', 'merge_topk', 'recall_at_k',
+    'stable_topk'
+]

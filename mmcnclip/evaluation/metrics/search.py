@@ -14,7 +14,9 @@ def chunked_topk(queries: torch.Tensor,
 
     Only ``query_chunk x gallery_chunk`` scores exist at any time: the
     gallery is scanned in chunks and a running top-k is merged, so a 100k+
-    gallery never needs a full ``N x M`` score matrix.
+    gallery never needs a full ``N x M`` score matrix. Equal scores are
+    ranked in gallery order, whatever the chunk sizes (see
+    :func:`stable_topk`).
 
     Args:
         queries (Tensor): Query features of shape (N, D).
@@ -42,14 +44,60 @@ def chunked_topk(queries: torch.Tensor,
         best_i = torch.zeros((q.shape[0], 0), dtype=torch.long)
         for start in range(0, gallery.shape[0], gallery_chunk):
             g = gallery[start:start + gallery_chunk]
-            s, i = (q @ g.t()).topk(min(k, g.shape[0]), dim=1)
-            s = torch.cat([best_s, s], dim=1)
-            i = torch.cat([best_i, i + start], dim=1)
-            best_s, order = s.topk(min(k, s.shape[1]), dim=1)
-            best_i = i.gather(1, order)
+            s, i = stable_topk(q @ g.t(), k)
+            best_s, best_i = merge_topk(best_s, best_i, s, i + start, k)
         all_scores.append(best_s)
         all_index.append(best_i)
     return torch.cat(all_scores), torch.cat(all_index)
+
+
+def stable_topk(scores: torch.Tensor,
+                k: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Top-``k`` of every row, equal scores in column order.
+
+    ``torch.topk`` orders ties arbitrarily; the official evaluation
+    (``cn_clip/eval/make_topk_predictions.py`` and ``_tr``) sorts with
+    Python's stable ``sorted``, so of two gallery items with the same score
+    (duplicate images, duplicate captions) the earlier one ranks first.
+    Only the candidates that reach the k-th best score are sorted, so this
+    costs one ``topk`` plus a sort of about ``k`` items per row.
+
+    Args:
+        scores (Tensor): Scores (N, M).
+        k (int): Number of matches; capped at M.
+
+    Returns:
+        tuple[Tensor, Tensor]: Scores and column indices, both (N, k),
+        best first.
+    """
+    k = min(k, scores.shape[1])
+    if k == 0:
+        return scores[:, :0], torch.zeros_like(scores[:, :0], dtype=torch.long)
+    kth = scores.topk(k, dim=1).values[:, -1:]
+    # every row's candidates: all columns scoring at least its k-th best
+    width = int((scores >= kth).sum(dim=1).max())
+    cols = scores.topk(width, dim=1).indices.sort(dim=1).values
+    values = scores.gather(1, cols)
+    order = values.argsort(dim=1, descending=True, stable=True)[:, :k]
+    return values.gather(1, order), cols.gather(1, order)
+
+
+def merge_topk(best_s: torch.Tensor, best_i: torch.Tensor,
+               new_s: torch.Tensor, new_i: torch.Tensor,
+               k: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Merge a running top-k with the top-k of a later gallery chunk.
+
+    Both inputs are ranked with ties in gallery order and every index of
+    ``new_i`` is larger than those of ``best_i``, so a stable sort of the
+    concatenation keeps ties in gallery order.
+
+    Returns:
+        tuple[Tensor, Tensor]: The best ``k`` scores and indices.
+    """
+    s = torch.cat([best_s, new_s], dim=1)
+    i = torch.cat([best_i, new_i], dim=1)
+    order = s.argsort(dim=1, descending=True, stable=True)[:, :k]
+    return s.gather(1, order), i.gather(1, order)
 
 
 def recall_at_k(topk_index: torch.Tensor, positives: list,
@@ -75,9 +123,10 @@ def recall_at_k(topk_index: torch.Tensor, positives: list,
     if not positives:
         raise ValueError('recall_at_k needs at least one query')
     # rank of the best-ranked positive; inf when none is in the list
-    first = torch.full((len(positives), ), float('inf'))
+    first = []
     for row, pos in enumerate(positives):
         hit = torch.isin(topk_index[row], torch.as_tensor(pos))
-        if hit.any():
-            first[row] = int(hit.nonzero()[0])
-    return {k: 100.0 * float((first < k).float().mean()) for k in ks}
+        first.append(int(hit.nonzero()[0]) if hit.any() else float('inf'))
+    # float64 in the official order of operations: hits / queries * 100
+    return {k: sum(f < k for f in first) * 1.0 / len(first) * 100
+            for k in ks}

@@ -1,4 +1,6 @@
 """The CLIP Vision Transformer image encoder of Chinese CLIP."""
+import logging
+import math
 from typing import Sequence, Union
 
 import torch
@@ -6,6 +8,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 
+from mmcnclip.checkpoint.convert import is_grid_resize
 from mmcnclip.checkpoint.tower import init_tower_from_cfg
 from mmcnclip.registry import MODELS
 from ..layers.transformer import LayerNorm, TransformerLayer, run_layers
@@ -128,10 +131,12 @@ class CLIPVisionTransformer(FreezesStages, BaseModule):
         key = prefix + 'pos_embed'
         ckpt = state_dict.get(key)
         if ckpt is not None and ckpt.shape != self.pos_embed.shape and \
-                ckpt.shape[-1] == self.pos_embed.shape[-1]:
+                is_grid_resize(ckpt.shape, self.pos_embed.shape):
+            side = math.isqrt(ckpt.shape[0] - 1)
             print_log(
-                f'Resize {key} from {tuple(ckpt.shape)} to '
-                f'{tuple(self.pos_embed.shape)}', logger='current')
+                f'Resizing {key} of the checkpoint from a {side}x{side} to '
+                f'the {self.grid[0]}x{self.grid[1]} token grid of this model: '
+                'the checkpoint was trained at another image size', logger='current', level=logging.WARNING)
             state_dict[key] = resize_pos_embed(ckpt, self.grid)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 

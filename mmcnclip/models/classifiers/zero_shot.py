@@ -1,12 +1,14 @@
 """Zero-shot image classifier built from the Chinese CLIP towers."""
-from typing import List, Optional, Union
+from typing import List, Optional, Tuple, Union
 
 import torch
 from mmpretrain.models.classifiers import ImageClassifier
 
 from mmcnclip.checkpoint import LoadsAnyCheckpointLayout
 from mmcnclip.registry import MODELS
+from mmcnclip.text import get_classnames
 from ..chinese_clip import default_data_preprocessor
+from .class_names import ClassNames, calling_inferencer_classes
 from ..inference import PreparesForInference
 
 #: model-level argument -> argument of the head it is passed to.
@@ -33,8 +35,17 @@ class ZeroShotClassifier(PreparesForInference, LoadsAnyCheckpointLayout,
     Face, mmpretrain and mmcnclip checkpoints (see
     :class:`~mmcnclip.checkpoint.LoadsAnyCheckpointLayout`).
 
-    Since :func:`mmpretrain.get_model` merges keyword arguments into the
-    model config, ``get_model(name, text_prototype=['猫', '狗'])`` works.
+    Class names live in one place, the model: ``classes`` are what it
+    predicts (``pred_class`` of mmpretrain's inferencers) and, unless
+    ``text_prototype`` gives other prompt names, what it puts into the
+    templates. Since :func:`mmpretrain.get_model` merges keyword arguments
+    into the model config, ``get_model(name, classes=['猫', '狗'])`` works,
+    and so does ``ImageClassificationInferencer(name, classes=[...])``: the
+    inferencer's classes become the model's (see
+    :func:`~.class_names.calling_inferencer_classes`). A config that names
+    no classes takes those of the dataset it runs on
+    (:class:`~mmcnclip.engine.DatasetClassesHook`); a dataset with another
+    number of classes is an error.
 
     Args:
         backbone (dict): Image tower.
@@ -42,10 +53,13 @@ class ZeroShotClassifier(PreparesForInference, LoadsAnyCheckpointLayout,
         text_proj (dict): Text projection, passed to the head.
         neck (dict, optional): Image projection (None for ModifiedResNet).
             Defaults to None.
-        text_prototype (str | list[str], optional): Class names: a built-in
-            set name (``'cifar100'``, ``'cifar10'``, ``'imagenet'``), a list
-            or a label file; passed to the head as ``classnames``. None keeps
-            the head's value (``'cifar100'`` by default). Defaults to None.
+        classes (str | list[str], optional): Class names: a built-in set
+            name (``'cifar100'``, ``'cifar10'``, ``'imagenet'``), a list or a
+            label file. None: those of the dataset (when run by a runner),
+            else the head's ``classnames``. Defaults to None.
+        text_prototype (str | list[str], optional): Prompt names when they
+            differ from ``classes`` (same kind of spec, one per class); they
+            are passed to the head as ``classnames``. Defaults to None.
         text_prompt (str | list[str], optional): Templates: ``'openai'``,
             ``'imagenet'``, ``'single'``, a list or a file; passed to the head
             as ``templates``. None keeps the head's value (``'openai'`` by
@@ -81,6 +95,7 @@ class ZeroShotClassifier(PreparesForInference, LoadsAnyCheckpointLayout,
                  text_encoder: dict,
                  text_proj: dict,
                  neck: Optional[dict] = None,
+                 classes=None,
                  text_prototype=None,
                  text_prompt=None,
                  context_length: Optional[int] = None,
@@ -93,9 +108,13 @@ class ZeroShotClassifier(PreparesForInference, LoadsAnyCheckpointLayout,
                  init_cfg: Optional[dict] = None):
         head_cfg = dict(type='mmcnclip.ZeroShotClsHead')
         head_cfg.update(head or {})
+        class_names = ClassNames(classes, text_prototype)
+        class_names.named |= 'classnames' in head_cfg
+        prompts = class_names.prompt_names()
         given = dict(text_encoder=text_encoder, text_proj=text_proj,
-                     text_prototype=text_prototype, text_prompt=text_prompt,
-                     context_length=context_length, vocab_file=vocab_file)
+                     text_prototype=None if prompts is None else list(prompts),
+                     text_prompt=text_prompt, context_length=context_length,
+                     vocab_file=vocab_file)
         for arg, value in given.items():
             if value is None:
                 continue
@@ -115,6 +134,75 @@ class ZeroShotClassifier(PreparesForInference, LoadsAnyCheckpointLayout,
                 data_preprocessor, 'ClsDataPreprocessor'),
             init_cfg=init_cfg)
         self.set_inference_precision(inference_precision)
+        self.class_names = class_names
+        self._other_meta = {}
+
+    # class names ------------------------------------------------------- #
+    @property
+    def classes(self) -> Tuple[str, ...]:
+        """tuple[str]: The names of the classes the model predicts."""
+        return self.class_names.names or self.head.classnames
+
+    def set_classes(self, classes) -> None:
+        """Predict these classes from now on (also the prompt names unless
+        ``text_prototype`` was given).
+
+        Args:
+            classes (str | list[str]): Any spec of
+                :func:`~mmcnclip.text.get_classnames`.
+
+        Raises:
+            ValueError: ``text_prototype`` was given with another number of
+                names.
+        """
+        self.class_names.set(get_classnames(classes))
+        if self.class_names.prompts is None:
+            self.head.classnames = self.class_names.names
+
+    def adopt_dataset_classes(self, classes, dataset: str) -> bool:
+        """Take the dataset's classes if the config names none, else check
+        that their number agrees.
+
+        Args:
+            classes (Sequence[str]): The dataset's ``metainfo['classes']``.
+            dataset (str): How to name the dataset in an error.
+
+        Returns:
+            bool: Whether the dataset's classes were taken.
+
+        Raises:
+            ValueError: Class counts differ.
+        """
+        adopted = not self.class_names.named
+        if adopted:
+            self.set_classes(list(classes))
+        self.class_names.check()
+        self.class_names.check_dataset(self.head.classnames, classes, dataset)
+        return adopted
+
+    @property
+    def _dataset_meta(self) -> dict:
+        """mmpretrain's ``get_model`` stores the dataset meta here and its
+        inferencers read ``classes`` from it: the model's own classes."""
+        return dict(self._other_meta, classes=list(self.classes))
+
+    @_dataset_meta.setter
+    def _dataset_meta(self, meta: Optional[dict]) -> None:
+        self._other_meta = {k: v for k, v in (meta or {}).items()
+                            if k != 'classes'}
+
+    def test_step(self, data):
+        """``BaseModel.test_step``, scoring the classes of a calling
+        mmpretrain inferencer."""
+        classes = calling_inferencer_classes(self)
+        if classes is not None and classes != tuple(self.classes):
+            self.set_classes(list(classes))
+        return super().test_step(data)
+
+    def predict(self, inputs: torch.Tensor, data_samples=None, **kwargs):
+        """``ImageClassifier.predict`` after checking the class names."""
+        self.class_names.check()
+        return super().predict(inputs, data_samples, **kwargs)
 
     # CLIP-familiar API ------------------------------------------------- #
     @property

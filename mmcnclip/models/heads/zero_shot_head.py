@@ -12,6 +12,8 @@ from torch import nn
 
 from mmcnclip.registry import MODELS
 from mmcnclip.text import ChineseTokenizer, get_classnames, get_templates
+from mmcnclip.text.prompts import (is_builtin_classnames,
+                                   warn_ambiguous_classnames)
 from ..text_encoding import EncodesText
 from . import prototype_cache as pc
 
@@ -44,11 +46,13 @@ class ZeroShotClsHead(EncodesText, ClsHead):
     ``score_scale`` when given.
 
     Prototypes without gradients are cached. The cache key holds a
-    fingerprint of the text-tower weights (see
+    fingerprint of the whole text tower (see
     :func:`~mmcnclip.models.heads.prototype_cache.weights_fingerprint`), the
-    class names, the templates, dtype and device; any change rebuilds them.
-    With ``cache_file`` they are also stored on disk, keyed by a hash of the
-    weights, so that another run does not encode them again.
+    class names, the templates, the tokenizer, dtype and device; any change
+    rebuilds them. With ``cache_file`` they are also stored on disk, keyed
+    by a hash of the weights, class names, templates, vocabulary, context
+    length, text normalisation and dtype, so that another run does not
+    encode them again; a cache file problem is a warning, never an error.
 
     In training mode, unless ``freeze_text``, the prototypes of
     ``train_templates`` are computed with gradients at every forward, so that
@@ -147,6 +151,13 @@ class ZeroShotClsHead(EncodesText, ClsHead):
     @classnames.setter
     def classnames(self, spec) -> None:
         self._classnames = tuple(get_classnames(spec))
+        if not is_builtin_classnames(spec):
+            warn_ambiguous_classnames(self._classnames, self._class_tokens)
+
+    def _class_tokens(self, name: str) -> tuple:
+        """What the text tower sees of a class name (its token ids)."""
+        return tuple(self.tokenizer.tokenize_to_ids(
+            official_prompt_text(name)))
 
     @property
     def templates(self) -> Tuple[str, ...]:
@@ -230,8 +241,7 @@ class ZeroShotClsHead(EncodesText, ClsHead):
         return protos / protos.norm(dim=-1, keepdim=True)
 
     def _fingerprint(self) -> tuple:
-        return pc.weights_fingerprint(self._text_modules(),
-                                      checksum=self.text_proj.proj)
+        return pc.weights_fingerprint(self._text_modules())
 
     def _from_file(self, fingerprint, classnames, templates):
         """Prototypes from ``cache_file`` (computed and stored on a miss)."""
@@ -239,17 +249,16 @@ class ZeroShotClsHead(EncodesText, ClsHead):
         if digest is None:
             digest = pc.weights_digest(self._text_modules())
             self._digests = {fingerprint: digest}
-        key = pc.entry_key(digest, classnames, templates)
-        entry = pc.read_cache_file(self.cache_file).get(key)
-        if entry is not None:
-            print_log(f'Loaded text prototypes from {self.cache_file}',
-                      logger='current')
-            return entry['prototypes'].to(self.text_proj.proj.device)
-        protos = self.encode_prototypes(classnames, templates, self.progress)
-        if is_main_process():
-            pc.write_cache_entry(self.cache_file, key, classnames, templates,
-                                 protos)
-        return protos
+        request = pc.make_request(
+            digest, classnames, templates,
+            pc.tokenizer_fingerprint(self.tokenizer),
+            pc.normalisation_fingerprint(official_prompt_text),
+            self.text_proj.proj.dtype)
+        return pc.cached_prototypes(
+            self.cache_file, request,
+            lambda: self.encode_prototypes(classnames, templates,
+                                           self.progress),
+            self.text_proj.proj.device)
 
     def get_prototypes(self, templates: Optional[Sequence[str]] = None
                        ) -> torch.Tensor:
@@ -264,7 +273,8 @@ class ZeroShotClsHead(EncodesText, ClsHead):
         """
         templates = self._templates if templates is None else tuple(templates)
         fingerprint = self._fingerprint()
-        key = (fingerprint, self._classnames, templates)
+        key = (fingerprint, self._classnames, templates,
+               id(self.tokenizer), self.tokenizer.context_length)
         protos = self._memory.get(key)
         if protos is None:
             with torch.no_grad():

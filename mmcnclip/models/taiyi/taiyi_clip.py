@@ -50,4 +50,4 @@ class TaiyiCLIP(ChineseCLIP):
             cfg.pop('image'), cfg.pop('text'), **cfg)
         # Goes through LoadsAnyCheckpointLayout: strict key/shape check.
         self.load_state_dict(merged)
-        self._is_init = True
+        self.is_init = True

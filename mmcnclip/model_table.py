@@ -1,0 +1,187 @@
+"""The one table of published Chinese CLIP models.
+
+Official size name -> ``cn_clip`` json configs (vision, text) -> our base
+config -> published weights, metrics and cost. Tests, tools, docs and the
+model index (``configs/metafile.yml``, written by
+``tools/misc/generate_metafile.py`` from :func:`metafile`) read it from here.
+"""
+import json
+import os.path as osp
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+#: Where the numbers of the table come from.
+SOURCES = {
+    'image_gflops':
+    'torch.utils.flop_counter.FlopCounterMode on encode_image of one image '
+    'at img_size (2 FLOPs per multiply-add; matmuls and convolutions); '
+    'checked by tests/test_model_table.py',
+    'params':
+    'parameters of the whole two-tower model built from `config`; checked '
+    'by tests/test_model_table.py',
+    'cifar100_top1':
+    'CIFAR-100 zero-shot top-1 (183 "openai" templates) published in '
+    "mmpretrain's configs/chinese_clip/metafile.yml (the Chinese-CLIP README "
+    'gives 64.4 for ViT-B/16); none is published for ViT-L/14@336px alone',
+}
+
+_OFFICIAL = 'https://clip-cn-beijing.oss-cn-beijing.aliyuncs.com/checkpoints/'
+_MMPRETRAIN = 'https://download.openmmlab.com/mmpretrain/v1.0/chinese_clip/'
+
+#: Zero-shot classification tasks that have one shipped config per model
+#: (``configs/{config}_zeroshot-cls_{task}.py``).
+ZERO_SHOT_TASKS = ('cifar100', 'cifar10', 'imagenet-cn', 'elevater-folder')
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One published Chinese CLIP model.
+
+    Attributes:
+        name (str): Official size name (``cn_clip.clip.available_models``).
+        vision_json (str): ``cn_clip`` vision model config (json stem).
+        text_json (str): ``cn_clip`` text model config (json stem).
+        config (str): Our model config ``configs/_base_/models/{config}.py``.
+        img_size (int): Input image side.
+        params (int): Parameters of the two-tower model.
+        image_gflops (float): GFLOP of the image tower per image.
+        weights (str): Official checkpoint URL.
+        mmpretrain_weights (str | None): mmpretrain's conversion, if any.
+        cifar100_top1 (float | None): Published zero-shot CIFAR-100 top-1.
+    """
+    name: str
+    vision_json: str
+    text_json: str
+    config: str
+    img_size: int
+    params: int
+    image_gflops: float
+    weights: str
+    mmpretrain_weights: Optional[str]
+    cifar100_top1: Optional[float]
+
+    def zero_shot_config(self, task: str) -> str:
+        """Name of the shipped zero-shot config for ``task``."""
+        if task not in ZERO_SHOT_TASKS:
+            raise KeyError(f'Unknown zero-shot task {task!r}; known: '
+                           f'{ZERO_SHOT_TASKS}')
+        return f'{self.config}_zeroshot-cls_{task}'
+
+
+_ROWS = (
+    ModelInfo('RN50', 'RN50', 'RBT3-chinese', 'cn-clip_resnet50', 224,
+              76989537, 11.6, _OFFICIAL + 'clip_cn_rn50.pt',
+              _MMPRETRAIN + 'cn-clip_resnet50_3rdparty_20230519-6a2b3eb2.pth',
+              40.7),
+    ModelInfo('ViT-B-16', 'ViT-B-16', 'RoBERTa-wwm-ext-base-chinese',
+              'cn-clip_vit-base-p16', 224, 188262913, 35.1,
+              _OFFICIAL + 'clip_cn_vit-b-16.pt', _MMPRETRAIN +
+              'cn-clip_vit-base-p16_3rdparty_20230519-37fbc59e.pth', 64.5),
+    ModelInfo('ViT-L-14', 'ViT-L-14', 'RoBERTa-wwm-ext-base-chinese',
+              'cn-clip_vit-large-p14', 224, 406233089, 162.,
+              _OFFICIAL + 'clip_cn_vit-l-14.pt', _MMPRETRAIN +
+              'cn-clip_vit-large-p14_3rdparty_20230519-3f844503.pth', 74.8),
+    ModelInfo('ViT-L-14-336', 'ViT-L-14-336', 'RoBERTa-wwm-ext-base-chinese',
+              'cn-clip_vit-large-p14-336px', 336, 406560769, 382.,
+              _OFFICIAL + 'clip_cn_vit-l-14-336.pt', None, None),
+    ModelInfo('ViT-H-14', 'ViT-H-14', 'RoBERTa-wwm-ext-large-chinese',
+              'cn-clip_vit-huge-p14', 224, 957598209, 335.,
+              _OFFICIAL + 'clip_cn_vit-h-14.pt', _MMPRETRAIN +
+              'cn-clip_vit-huge-p14_3rdparty_20230519-e4f49b00.pth', 79.1),
+)
+
+#: Official size name -> :class:`ModelInfo`.
+MODEL_TABLE: Dict[str, ModelInfo] = {row.name: row for row in _ROWS}
+
+
+def config_root() -> str:
+    """Folder holding ``configs/`` (installed package, then source tree)."""
+    package = osp.dirname(osp.abspath(__file__))
+    for root in (osp.join(package, '.mim'), osp.dirname(package)):
+        if osp.isdir(osp.join(root, 'configs')):
+            return root
+    raise FileNotFoundError(f'No configs/ folder in {package}/.mim or next '
+                            'to the package')
+
+
+def base_config_path(name: str) -> str:
+    """Path of our model config for an official size name."""
+    return osp.join(config_root(), 'configs', '_base_', 'models',
+                    MODEL_TABLE[name].config + '.py')
+
+
+def official_model_args(name: str) -> dict:
+    """Keyword arguments of ``cn_clip.clip.model.CLIP`` for ``name``: its
+    vision and text json configs merged, as the official loader does."""
+    from cn_clip.clip import model as official
+    root = osp.join(osp.dirname(official.__file__), 'model_configs')
+    info = {}
+    for part in (MODEL_TABLE[name].vision_json, MODEL_TABLE[name].text_json):
+        with open(osp.join(root, f'{part}.json')) as f:
+            info.update(json.load(f))
+    if isinstance(info['vision_layers'], str):
+        info['vision_layers'] = json.loads(info['vision_layers'])
+    return info
+
+
+def metafile() -> dict:
+    """The model index (``configs/metafile.yml``) of the zero-shot configs:
+    one entry per model and task, read from :data:`MODEL_TABLE`."""
+    models = []
+    for row in _ROWS:
+        for task in ZERO_SHOT_TASKS:
+            name = row.zero_shot_config(task)
+            entry = {
+                'Name': name,
+                'Metadata': {'FLOPs': round(row.image_gflops * 1e9),
+                             'Parameters': row.params},
+                'In Collection': 'ChineseCLIP-mmcnclip',
+            }
+            if task == 'cifar100' and row.cifar100_top1 is not None:
+                entry['Results'] = [{
+                    'Task': 'Image Classification', 'Dataset': 'CIFAR-100',
+                    'Metrics': {'Top 1 Accuracy': row.cifar100_top1}}]
+            entry['Weights'] = row.weights
+            if row.mmpretrain_weights:
+                entry['MMPretrain Weights'] = row.mmpretrain_weights
+            entry['Config'] = f'configs/{name}.py'
+            entry['Converted From'] = {
+                'Weights': row.weights,
+                'Code': 'https://github.com/OFA-Sys/Chinese-CLIP'}
+            models.append(entry)
+    return {'Collections': [_COLLECTION], 'Models': models}
+
+
+_COLLECTION = {
+    'Name': 'ChineseCLIP-mmcnclip',
+    'Metadata': {
+        'Training Data': ['LAION-5B', 'WuKong', 'VisualGenome', 'MSCOCO'],
+        'Architecture': ['Transformer', 'Attention Pooling'],
+    },
+    'Paper': {
+        'Title': 'Chinese CLIP: Contrastive Vision-Language Pretraining in '
+        'Chinese',
+        'URL': 'https://arxiv.org/abs/2211.01335',
+    },
+    'README': 'docs/zero_shot.md',
+}
+
+
+def metafile_text() -> str:
+    """:func:`metafile` as the text of ``configs/metafile.yml``."""
+    import textwrap
+
+    import yaml
+    lines = (
+        'Generated by tools/misc/generate_metafile.py from',
+        'mmcnclip/model_table.py: edit the table, not this file.',
+        'Config paths are relative to the repository root (or to',
+        'mmcnclip/.mim in an installed package). "Weights" are the official',
+        'Chinese-CLIP checkpoints, which mmcnclip loads directly;',
+        '"MMPretrain Weights" are mmpretrain\'s conversions, loadable too.',
+        f'FLOPs: {SOURCES["image_gflops"]}.',
+        f'Top 1 Accuracy: {SOURCES["cifar100_top1"]}.')
+    header = ''.join(f'# {wrapped}\n' for line in lines
+                     for wrapped in textwrap.wrap(line, 76))
+    return header + yaml.safe_dump(metafile(), sort_keys=False,
+                                   allow_unicode=True, width=78)
