@@ -6,6 +6,7 @@ in its native checkpoint format, which mmcnclip then loads through its normal
 loading path.
 """
 import logging
+import os
 import os.path as osp
 
 import pytest

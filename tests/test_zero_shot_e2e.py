@@ -60,25 +60,34 @@ def test_tools_test_matches_official(tmp_path):
     templates_file = tmp_path / 'templates.txt'
     templates_file.write_text('\n'.join(TEMPLATES), encoding='utf-8')
 
-    out = tmp_path / 'scores.pkl'
-    log = run_tool(
-        'test.py',
-        osp.join(REPO, 'configs', 'cn-clip_resnet50_zeroshot-cls_cifar100.py'),
-        ckpt, '--out', str(out), '--work-dir', str(tmp_path / 'work'),
-        '--cfg-options', f'test_dataloader.dataset.data_root={tmp_path}',
-        'test_dataloader.num_workers=0', 'test_dataloader.batch_size=4',
-        f'model.text_prompt={templates_file}', cwd=tmp_path)
-    assert 'accuracy/top1' in log
-    with open(out, 'rb') as f:
-        dumped = pickle.load(f)
-    assert len(dumped) == N_TEST
-    scores = torch.stack([torch.as_tensor(d['pred_score']) for d in dumped])
+    scores = {}
+    for extra in ([], ['--no-prepare']):  # prepared by default
+        out = tmp_path / f'scores{len(extra)}.pkl'
+        log = run_tool(
+            'test.py', osp.join(REPO, 'configs',
+                                'cn-clip_resnet50_zeroshot-cls_cifar100.py'),
+            ckpt, '--out', str(out), '--work-dir', str(tmp_path / 'work'),
+            '--cfg-options', f'test_dataloader.dataset.data_root={tmp_path}',
+            'test_dataloader.num_workers=0', 'test_dataloader.batch_size=4',
+            f'model.text_prompt={templates_file}', *extra, cwd=tmp_path)
+        assert 'accuracy/top1' in log
+        assert ('ZeroShotClassifier prepared for inference (fp32' in log) \
+            == (not extra), log
+        with open(out, 'rb') as f:
+            dumped = pickle.load(f)
+        assert len(dumped) == N_TEST
+        scores[bool(extra)] = torch.stack(
+            [torch.as_tensor(d['pred_score']) for d in dumped])
+    torch.testing.assert_close(scores[False], scores[True], rtol=0,
+                               atol=1e-5)
 
     images = rgb_images(entry)
     ref = official_zero_shot(official, images, get_classnames('cifar100'),
                              TEMPLATES)
-    assert scores.shape == ref.shape == (N_TEST, 100)
-    assert (scores - ref).abs().max() < 1e-5
+    for got in scores.values():
+        assert got.shape == ref.shape == (N_TEST, 100)
+        assert (got - ref).abs().max() < 1e-5
+        assert torch.equal(got.argmax(dim=1), ref.argmax(dim=1))
     # Not vacuous: images and classes get distinct scores.
     assert (ref[0] - ref[1]).abs().max() > 1e-4
     assert ref.max() > 2 / 100

@@ -68,5 +68,6 @@ class PrepareForInferenceHook(Hook):
                               channels_last=self.channels_last,
                               fuse_linear=self.fuse_linear,
                               linear_route=self.linear_route)
+        routes = describe_linear_routes(model)
         runner.logger.info(f'Model prepared for inference ({self.dtype}); '
-                           f'linear kernel routes:\n{describe_linear_routes(model)}')
+                           f'linear kernel routes:\n{routes}')

@@ -84,7 +84,9 @@ class GalleryModel:
         self.config, self.checkpoint = osp.abspath(config), osp.abspath(
             checkpoint)
         self.pipeline = image_pipeline(cfg)
-        self.model = init_retrieval_model(cfg, checkpoint, device)
+        # unprepared first: the identity is that of the checkpoint's weights
+        self.model = init_retrieval_model(cfg, checkpoint, device,
+                                          prepare=None)
         self.identity = dict(
             weights=weights_fingerprint(self.model),
             model=json.dumps(cfg.model.to_dict(), sort_keys=True,

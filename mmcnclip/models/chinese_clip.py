@@ -92,7 +92,7 @@ class ChineseCLIP(PreparesForInference, LoadsAnyCheckpointLayout, EncodesText,
             ``mmcnclip.ImageTextDataPreprocessor`` with CLIP mean/std.
         inference_precision (str, optional): Precision the model is
             prepared in on its first ``test_step`` (``'fp32'``, ``'bf16'``,
-            ``'fp16'``), see
+            ``'fp16'``, ``'int8'``), see
             :class:`~mmcnclip.models.inference.PreparesForInference`; None
             runs the unprepared, bitwise-official model. Defaults to
             ``'fp32'``.

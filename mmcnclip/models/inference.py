@@ -16,6 +16,7 @@ from mmengine.logging import print_log
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from .layers.fused_conv import fuse_bottlenecks_
 from .layers.fused_linear import (describe_linear_routes,
                                   fuse_linear_layers_, set_linear_routes_)
 from .layers.transformer import MLP, LayerNorm, QuickGELU
@@ -161,7 +162,10 @@ def prepare_for_inference(model: nn.Module,
         fuse_linear (bool): Replace linear layers by
             :class:`~mmcnclip.models.layers.fused_linear.FusedLinear`, which
             can run linear + bias + MLP activation as one oneDNN primitive
-            on CPU (PyTorch ops elsewhere). Defaults to True.
+            on CPU, and folded ResNet bottlenecks by
+            :class:`~mmcnclip.models.layers.fused_conv.FusedBottleneck`
+            (ReLUs and residual adds inside the convolutions); PyTorch ops
+            elsewhere. Defaults to True.
         linear_route (str): ``'auto'`` times oneDNN against PyTorch's BLAS
             for each linear layer family on this CPU (once, cached; see
             :mod:`~mmcnclip.models.layers.kernel_routes`) and keeps the
@@ -176,6 +180,9 @@ def prepare_for_inference(model: nn.Module,
     folded = fold_batch_norm_(model)
     if channels_last and folded:
         model.to(memory_format=torch.channels_last)
+    if fuse_linear and folded:  # the fused-kernel switch covers both
+        from .backbones.modified_resnet import Bottleneck
+        fuse_bottlenecks_(model, Bottleneck)
     if dtype == INT8:
         quantize_linear_int8_(model)
     elif fuse_linear:

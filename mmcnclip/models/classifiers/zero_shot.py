@@ -76,12 +76,10 @@ class ZeroShotClassifier(PreparesForInference, LoadsAnyCheckpointLayout,
             :class:`mmpretrain.models.ImageClassifier`. Defaults to None.
         pretrained (str, optional): Checkpoint loaded at ``init_weights``.
             Defaults to None.
-        inference_precision (str, optional): Precision the model is
-            prepared in on its first ``test_step`` (``'fp32'``, ``'bf16'``,
-            ``'fp16'``), see
-            :class:`~mmcnclip.models.inference.PreparesForInference`; None
-            runs the unprepared, bitwise-official model. Defaults to
-            ``'fp32'``.
+        inference_precision (str, optional): As for
+            :class:`~mmcnclip.models.ChineseCLIP`: the precision of the
+            preparation on the first ``test_step``; None keeps the
+            unprepared model. Defaults to ``'fp32'``.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
     layout_prefixes = {

@@ -80,6 +80,7 @@ def weights_fingerprint(modules: Sequence[nn.Module]) -> tuple:
     with torch.no_grad():
         samples = []
         for _, t in tensors:
+            t = t.int_repr() if t.is_quantized else t  # int8 layers
             flat = t.detach().reshape(-1)
             step = max(1, flat.numel() // FINGERPRINT_SAMPLES)
             samples.append(flat[::step].double())
