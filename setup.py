@@ -13,14 +13,15 @@ VERSION = re.search(r"__version__ = '([^']+)'",
 
 
 def add_mim_extension():
-    """Ship ``model-index.yml`` and ``configs/`` inside the package
-    (``mmcnclip/.mim``) so that mmpretrain's ``get_model(name)`` resolves our
-    names from an installed package too; symlinked for editable installs so
-    the source tree stays the single copy."""
+    """Ship ``model-index.yml``, ``configs/`` and ``tools/`` inside the
+    package (``mmcnclip/.mim``) so that mmpretrain's ``get_model(name)``
+    resolves our names from an installed package too and OpenMMLab's ``mim``
+    finds them (``mim search/test/train mmcnclip``); symlinked for editable
+    installs so the source tree stays the single copy."""
     mim = HERE / 'mmcnclip' / '.mim'
     editable = {'develop', 'editable_wheel'} & set(sys.argv)
     mim.mkdir(exist_ok=True)
-    for name in ('model-index.yml', 'configs'):
+    for name in ('model-index.yml', 'configs', 'tools'):
         src, dst = HERE / name, mim / name
         if dst.is_symlink() or dst.is_file():
             dst.unlink()
@@ -29,7 +30,8 @@ def add_mim_extension():
         if editable:
             dst.symlink_to(Path('..', '..', name))
         elif src.is_dir():
-            shutil.copytree(src, dst)
+            shutil.copytree(
+                src, dst, ignore=shutil.ignore_patterns('__pycache__'))
         else:
             shutil.copyfile(src, dst)
 
@@ -47,8 +49,10 @@ setup(
     package_data={
         'mmcnclip': [
             'text/vocab.txt', 'text/templates/*.txt',
-            'text/classnames/*.txt', '.mim/model-index.yml',
-            '.mim/configs/**/*.py', '.mim/configs/*.yml'
+            'text/classnames/*.txt', 'gallery/static/*.html',
+            '.mim/model-index.yml',
+            '.mim/configs/**/*.py', '.mim/configs/*.yml',
+            '.mim/tools/**/*.py', '.mim/tools/*.sh'
         ]
     },
     # Upper bounds keep pip from pulling another multi-GB torch or a release
@@ -56,7 +60,9 @@ setup(
     # mmcv-lite and mmcv own the same files, install exactly one of them
     # (checked at import).
     install_requires=[
-        'torch>=2.1,<=2.14.1',
+        # >= 2.6: torch.load is weights-only by default (mmengine's own
+        # checkpoint loader relies on it, see mmcnclip/checkpoint/io.py).
+        'torch>=2.6,<=2.14.1',
         'torchvision<=0.29.1',
         'mmengine>=0.10.4,<0.11',
         'mmpretrain>=1.2.0,<1.3',

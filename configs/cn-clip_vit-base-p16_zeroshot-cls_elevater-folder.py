@@ -1,7 +1,7 @@
 # Zero-shot classification, Chinese CLIP ViT-B/16 + RoBERTa-wwm-ext-base,
 # on an ELEVATER-style image folder (label_cn.txt + test/000...).
 _base_ = [
-    '_base_/models/cn-clip_vit-base-p16.py',
+    '_base_/models/cn-clip_vit-base-p16_zeroshot-cls.py',
     '_base_/datasets/elevater-folder_cn-clip.py',
     '_base_/default_runtime.py',
 ]
@@ -13,11 +13,5 @@ _base_ = [
 # get_model); until then the model holds the CIFAR-100 classes.
 data_root = 'data/datasets/cifar-100'
 
-model = dict(
-    type='mmcnclip.ZeroShotClassifier',
-    text_prompt='openai',  # template set name or list
-    # x100 like cn_clip/eval/zeroshot_evaluation.py; None: logit_scale.exp()
-    head=dict(score_scale=100.),
-)
 test_dataloader = dict(
     dataset=dict(data_root=data_root))

@@ -5,17 +5,7 @@
 _base_ = [
     '_base_/models/cn-clip_vit-huge-p14.py',
     '_base_/datasets/coco-cn_retrieval.py',
-    '_base_/default_runtime.py',
-    '_base_/schedules/cn-clip_contrastive-finetune.py',
+    '_base_/schedules/cn-clip_contrastive-finetune.py',  # + runtime
 ]
 
 load_from = 'data/pretrained_weights/clip_cn_vit-h-14.pt'
-model = dict(
-    loss=dict(type='mmcnclip.CLIPContrastiveLoss', gather=True,
-              gather_with_grad=True),
-    freeze_vision=False,  # the official --freeze-vision
-    with_cp=None,  # True: gradient checkpointing of both towers
-)
-default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1,
-                    save_best='retrieval/MR', rule='greater'))

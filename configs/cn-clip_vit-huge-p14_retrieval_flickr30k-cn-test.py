@@ -8,5 +8,3 @@ _base_ = [
 
 # evaluation only (the -finetune config trains): no train loop
 train_dataloader = None
-val_cfg = dict()
-test_cfg = dict()

@@ -16,5 +16,3 @@ test_dataloader = dict(dataset=dict(pipeline=pipeline))
 
 # evaluation only (the -finetune config trains): no train loop
 train_dataloader = None
-val_cfg = dict()
-test_cfg = dict()

@@ -1,7 +1,7 @@
 # Zero-shot classification, Chinese CLIP ViT-L/14@336px + RoBERTa-base,
 # on an ELEVATER-style image folder (label_cn.txt + test/000...).
 _base_ = [
-    '_base_/models/cn-clip_vit-large-p14-336px.py',
+    '_base_/models/cn-clip_vit-large-p14-336px_zeroshot-cls.py',
     '_base_/datasets/elevater-folder_cn-clip.py',
     '_base_/default_runtime.py',
 ]
@@ -12,13 +12,6 @@ _base_ = [
 # For inference without the dataset pass classes=[...] (inferencer or
 # get_model); until then the model holds the CIFAR-100 classes.
 data_root = 'data/datasets/cifar-100'
-
-model = dict(
-    type='mmcnclip.ZeroShotClassifier',
-    text_prompt='openai',  # template set name or list
-    # x100 like cn_clip/eval/zeroshot_evaluation.py; None: logit_scale.exp()
-    head=dict(score_scale=100.),
-)
 
 # The 336px model: official PIL bicubic resize to 336x336.
 test_pipeline = [

@@ -1,17 +1,14 @@
 # Zero-shot classification, Chinese CLIP ViT-L/14@336px + RoBERTa-base,
 # on ImageNet validation set with Chinese class names.
 _base_ = [
-    '_base_/models/cn-clip_vit-large-p14-336px.py',
+    '_base_/models/cn-clip_vit-large-p14-336px_zeroshot-cls.py',
     '_base_/datasets/imagenet-cn_cn-clip.py',
     '_base_/default_runtime.py',
 ]
 
 model = dict(
-    type='mmcnclip.ZeroShotClassifier',
     classes='imagenet',  # set name, list or label file
     text_prompt='imagenet',  # template set name or list
-    # x100 like cn_clip/eval/zeroshot_evaluation.py; None: logit_scale.exp()
-    head=dict(score_scale=100.),
 )
 
 # The 336px model: official PIL bicubic resize to 336x336.

@@ -16,10 +16,17 @@ Everything else mmcnclip does at import goes through public mechanisms
   mmpretrain's, and :func:`make_room_in_model_hub` moves mmpretrain's
   same-named entries to a prefixed name.
 
+- Building a model for low-memory loading without writing its weights:
+  :func:`skip_weight_init` swaps ``torch.nn.init``'s functions for no-ops
+  while the model is built (restored on exit).
+
 ``tests/test_compat.py`` fails loudly when any patched internal changes.
 """
+import contextlib
 import functools
 from typing import Callable, Iterable
+
+import torch
 
 #: mmengine's scheme for local files.
 LOCAL_SCHEME = ''
@@ -88,3 +95,26 @@ def make_room_in_model_hub(names: Iterable[str], prefix: str,
         old = models.pop(name, None)
         if old is not None and not is_ours(old):
             models[prefix + name] = old
+
+
+_INIT_FUNCTIONS = ('uniform_', 'normal_', 'trunc_normal_', 'constant_',
+                   'ones_', 'zeros_', 'eye_', 'dirac_', 'xavier_uniform_',
+                   'xavier_normal_', 'kaiming_uniform_', 'kaiming_normal_',
+                   'orthogonal_', 'sparse_')
+
+
+@contextlib.contextmanager
+def skip_weight_init():
+    """Make ``torch.nn.init`` functions no-ops while building a model, so
+    that its (to be overwritten) weights are never written and their pages
+    never become resident. Not thread-safe: it patches ``torch.nn.init``
+    (restored on exit). Building on the meta device instead would leave the
+    non-persistent buffers (data preprocessor mean/std) empty."""
+    saved = {n: getattr(torch.nn.init, n) for n in _INIT_FUNCTIONS}
+    try:
+        for name in saved:
+            setattr(torch.nn.init, name, lambda tensor, *a, **k: tensor)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(torch.nn.init, name, fn)

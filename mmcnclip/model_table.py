@@ -124,32 +124,107 @@ def official_model_args(name: str) -> dict:
     return info
 
 
+#: mmpretrain task names (``mmpretrain.apis.inference_model`` picks the
+#: inferencer from them).
+CLS_TASK = 'Image Classification'
+RETRIEVAL_TASKS = ('Text-To-Image Retrieval', 'Image-To-Text Retrieval')
+
+#: Retrieval datasets with a test and a finetune config per model
+#: (``configs/{config}_retrieval_{dataset}-{test,finetune}.py``).
+RETRIEVAL_DATASETS = {'muge': 'MUGE', 'flickr30k-cn': 'Flickr30K-CN',
+                      'coco-cn': 'COCO-CN'}
+_ZERO_SHOT_DATASETS = {'cifar100': 'CIFAR-100', 'cifar10': 'CIFAR-10',
+                       'imagenet-cn': 'ImageNet-CN',
+                       'elevater-folder': 'ELEVATER (image folder)'}
+_CIFAR100_SOURCE = ('https://github.com/open-mmlab/mmpretrain/blob/main/'
+                    'configs/chinese_clip/metafile.yml')
+
+#: Configs outside the per-model grid: path under configs/ -> (tasks,
+#: dataset, collection, table row whose towers and weights it uses).
+EXTRA_CONFIGS = {
+    'linear-probe/cn-clip_vit-base-p16_linear-probe_cifar100.py':
+    ((CLS_TASK, ), 'CIFAR-100', 'ChineseCLIP-mmcnclip', 'ViT-B-16'),
+    'linear-probe/cn-clip_vit-base-p16_finetune_cifar100.py':
+    ((CLS_TASK, ), 'CIFAR-100', 'ChineseCLIP-mmcnclip', 'ViT-B-16'),
+    'linear-probe/cn-clip_resnet50_finetune_cifar100.py':
+    ((CLS_TASK, ), 'CIFAR-100', 'ChineseCLIP-mmcnclip', 'RN50'),
+    'taiyi/taiyi-clip_roberta-102m_vit-b-32.py':
+    (RETRIEVAL_TASKS, 'any image-text gallery', 'TaiyiCLIP-mmcnclip', None),
+    'taiyi/taiyi-clip_roberta-large-326m_vit-h-14.py':
+    (RETRIEVAL_TASKS, 'any image-text gallery', 'TaiyiCLIP-mmcnclip', None),
+    'taiyi/taiyi-clip_roberta-large-326m_vit-h-14_zeroshot-cls_cifar100.py':
+    ((CLS_TASK, ), 'CIFAR-100', 'TaiyiCLIP-mmcnclip', None),
+    'taiyi/taiyi-clip_roberta-large-326m_vit-h-14_zeroshot-cls_imagenet-cn.py':
+    ((CLS_TASK, ), 'ImageNet-CN', 'TaiyiCLIP-mmcnclip', None),
+    'shapes/cn-clip_tiny_shapes.py':
+    (RETRIEVAL_TASKS, 'shapes (tools/data/make_shapes_dataset.py)',
+     'ChineseCLIP-mmcnclip', None),
+    'shapes/cn-clip_tiny_shapes_zeroshot.py':
+    ((CLS_TASK, ), 'shapes (tools/data/make_shapes_dataset.py)',
+     'ChineseCLIP-mmcnclip', None),
+}
+
+
+def _results(tasks, dataset: str, metrics: Optional[dict] = None,
+             source: Optional[str] = None) -> list:
+    """``Results`` entries; published numbers carry their ``Source``."""
+    results = []
+    for task in tasks:
+        result = {'Task': task, 'Dataset': dataset, 'Metrics': metrics or {}}
+        if metrics:
+            result['Source'] = source
+        results.append(result)
+    return results
+
+
+def _entry(name: str, config: str, collection: str, results: list,
+           row: Optional[ModelInfo]) -> dict:
+    entry = {'Name': name}
+    if row is not None:
+        entry['Metadata'] = {'FLOPs': round(row.image_gflops * 1e9),
+                             'Parameters': row.params}
+    entry['In Collection'] = collection
+    entry['Results'] = results
+    if row is not None:
+        entry['Weights'] = row.weights
+        if row.mmpretrain_weights:
+            entry['MMPretrain Weights'] = row.mmpretrain_weights
+    entry['Config'] = f'configs/{config}'
+    if row is not None:
+        entry['Converted From'] = {
+            'Weights': row.weights,
+            'Code': 'https://github.com/OFA-Sys/Chinese-CLIP'}
+    return entry
+
+
 def metafile() -> dict:
-    """The model index (``configs/metafile.yml``) of the zero-shot configs:
-    one entry per model and task, read from :data:`MODEL_TABLE`."""
+    """The model index (``configs/metafile.yml``), read from
+    :data:`MODEL_TABLE`: every shipped zero-shot config under 'Image
+    Classification', the retrieval test and finetune configs under the
+    two retrieval tasks, and :data:`EXTRA_CONFIGS`."""
     models = []
     for row in _ROWS:
         for task in ZERO_SHOT_TASKS:
             name = row.zero_shot_config(task)
-            entry = {
-                'Name': name,
-                'Metadata': {'FLOPs': round(row.image_gflops * 1e9),
-                             'Parameters': row.params},
-                'In Collection': 'ChineseCLIP-mmcnclip',
-            }
-            if task == 'cifar100' and row.cifar100_top1 is not None:
-                entry['Results'] = [{
-                    'Task': 'Image Classification', 'Dataset': 'CIFAR-100',
-                    'Metrics': {'Top 1 Accuracy': row.cifar100_top1}}]
-            entry['Weights'] = row.weights
-            if row.mmpretrain_weights:
-                entry['MMPretrain Weights'] = row.mmpretrain_weights
-            entry['Config'] = f'configs/{name}.py'
-            entry['Converted From'] = {
-                'Weights': row.weights,
-                'Code': 'https://github.com/OFA-Sys/Chinese-CLIP'}
-            models.append(entry)
-    return {'Collections': [_COLLECTION], 'Models': models}
+            published = task == 'cifar100' and row.cifar100_top1 is not None
+            results = _results(
+                (CLS_TASK, ), _ZERO_SHOT_DATASETS[task],
+                {'Top 1 Accuracy': row.cifar100_top1} if published else None,
+                _CIFAR100_SOURCE)
+            models.append(_entry(name, f'{name}.py', 'ChineseCLIP-mmcnclip',
+                                 results, row))
+        for dataset, title in RETRIEVAL_DATASETS.items():
+            for kind in ('test', 'finetune'):
+                name = f'{row.config}_retrieval_{dataset}-{kind}'
+                models.append(_entry(
+                    name, f'{name}.py', 'ChineseCLIP-mmcnclip',
+                    _results(RETRIEVAL_TASKS, title), row))
+    for config, (tasks, dataset, collection, row) in EXTRA_CONFIGS.items():
+        name = osp.splitext(osp.basename(config))[0]
+        models.append(_entry(name, config, collection,
+                             _results(tasks, dataset),
+                             None if row is None else MODEL_TABLE[row]))
+    return {'Collections': [_COLLECTION, _TAIYI_COLLECTION], 'Models': models}
 
 
 _COLLECTION = {
@@ -163,7 +238,21 @@ _COLLECTION = {
         'Chinese',
         'URL': 'https://arxiv.org/abs/2211.01335',
     },
-    'README': 'docs/zero_shot.md',
+    'README': '../docs/zero_shot.md',  # relative to configs/metafile.yml
+}
+
+_TAIYI_COLLECTION = {
+    'Name': 'TaiyiCLIP-mmcnclip',
+    'Metadata': {
+        'Training Data': ['Noah-Wukong', 'Zero'],
+        'Architecture': ['Transformer'],
+    },
+    'Paper': {
+        'Title': 'Fengshenbang 1.0: Being the Foundation of Chinese '
+        'Cognitive Intelligence',
+        'URL': 'https://arxiv.org/abs/2209.02970',
+    },
+    'README': '../docs/taiyi.md',
 }
 
 
@@ -180,7 +269,9 @@ def metafile_text() -> str:
         'Chinese-CLIP checkpoints, which mmcnclip loads directly;',
         '"MMPretrain Weights" are mmpretrain\'s conversions, loadable too.',
         f'FLOPs: {SOURCES["image_gflops"]}.',
-        f'Top 1 Accuracy: {SOURCES["cifar100_top1"]}.')
+        f'Top 1 Accuracy: {SOURCES["cifar100_top1"]}.',
+        'Results without Metrics list the task only (no published number '
+        'for that config); published numbers name their Source.')
     header = ''.join(f'# {wrapped}\n' for line in lines
                      for wrapped in textwrap.wrap(line, 76))
     return header + yaml.safe_dump(metafile(), sort_keys=False,

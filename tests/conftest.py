@@ -6,12 +6,15 @@ in its native checkpoint format, which mmcnclip then loads through its normal
 loading path.
 """
 import logging
+import math
 import os
 import os.path as osp
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from PIL import Image
 
 from mmcnclip.model_table import base_config_path, official_model_args
 
@@ -132,6 +135,27 @@ def official_zero_shot_scores(official, pil_images, classnames, templates):
         return (100.0 * feats @ weights).softmax(dim=-1)
 
 
+@pytest.fixture(scope='module')
+def rn50_ckpt(tmp_path_factory):
+    """A random official-format RN50 checkpoint (logit scale ln 100, as in
+    the released ones)."""
+    official = build_official('RN50')
+    with torch.no_grad():
+        official.logit_scale.fill_(math.log(100))
+    path = tmp_path_factory.mktemp('ckpt') / 'rn50.pt'
+    save_official(official, path)
+    yield str(path), official
+    path.unlink()
+
+
+def smooth_image(path, seed):
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    img = Image.fromarray(coarse).resize((64, 48), Image.BILINEAR)
+    img.save(path, quality=95)
+    return str(path)
+
+
 class _Records(logging.Handler):
     """Collects the records of a logger."""
 
@@ -157,3 +181,15 @@ def mm_log():
     logger.addHandler(handler)
     yield handler
     logger.removeHandler(handler)
+
+
+class PromptCounter:
+    """Counts the prompts a model's text encoder encodes (a forward hook),
+    to check when zero-shot prototypes are (re)built."""
+
+    def __init__(self, model):
+        self.count = 0
+        model.text_encoder.register_forward_hook(self._hook)
+
+    def _hook(self, module, inputs, output):
+        self.count += inputs[0].shape[0]

@@ -5,8 +5,10 @@
 # cores, and the pass count of every test is reported. Exit status 0 only if
 # every test passed every round.
 #
-#   bash tests/stress_multiprocess.sh [ROUNDS]
+#   bash tests/stress_multiprocess.sh [ROUNDS [TEST_ID...]]
 #   PYTHON=.venv/bin/python BURNERS=2 bash tests/stress_multiprocess.sh 20
+#
+# TEST_IDs (pytest node ids) replace the default list below.
 #
 # Logs of failed rounds are kept in $LOG_DIR (default: a new temp dir).
 set -uo pipefail
@@ -15,12 +17,14 @@ ROUNDS=${1:-20}
 PYTHON=${PYTHON:-python}
 BURNERS=${BURNERS:-2}
 LOG_DIR=${LOG_DIR:-$(mktemp -d -t mmcnclip-stress.XXXXXX)}
-TESTS=(
+DEFAULT_TESTS=(
     tests/test_models/test_contrastive.py::test_gather_with_grad_two_gloo_ranks
     tests/test_process_helpers.py::test_spawn_workers_results_and_errors
     tests/test_tools/test_tools.py::test_dist_test_sh_two_cpu_processes
     tests/test_tools/test_tools.py::test_dist_train_sh_two_cpu_processes
 )
+TESTS=("${@:2}")
+[ ${#TESTS[@]} -gt 0 ] || TESTS=("${DEFAULT_TESTS[@]}")
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 burner_pids=()

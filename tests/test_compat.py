@@ -4,12 +4,13 @@ patch is still needed (no public mechanism appeared)."""
 import inspect
 
 import pytest
+import torch
 from mmengine.runner import CheckpointLoader
 from mmengine.runner.checkpoint import load_from_local
 from mmpretrain.apis import ModelHub
 
 import mmcnclip  # noqa: F401
-from mmcnclip.compat import LOCAL_SCHEME
+from mmcnclip.compat import LOCAL_SCHEME, skip_weight_init
 
 
 def test_mmengine_local_loader_is_wrapped_not_replaced(tmp_path):
@@ -46,3 +47,12 @@ def test_mmpretrain_still_ships_names_we_displace():
     assert 'mmpretrain:cn-clip_resnet50_zeroshot-cls_cifar100' in names, (
         'mmpretrain no longer ships cn-clip_* models: '
         'compat.make_room_in_model_hub may be dropped')
+
+
+def test_skip_weight_init_is_restored():
+    before = torch.nn.init.normal_
+    with skip_weight_init():
+        t = torch.full((3, ), 7.)
+        torch.nn.init.normal_(t)
+        assert torch.equal(t, torch.full((3, ), 7.))
+    assert torch.nn.init.normal_ is before

@@ -60,26 +60,39 @@ def test_tools_test_matches_official(tmp_path):
     templates_file = tmp_path / 'templates.txt'
     templates_file.write_text('\n'.join(TEMPLATES), encoding='utf-8')
 
-    scores = {}
-    for extra in ([], ['--no-prepare']):  # prepared by default
-        out = tmp_path / f'scores{len(extra)}.pkl'
-        log = run_tool(
-            'test.py', osp.join(REPO, 'configs',
-                                'cn-clip_resnet50_zeroshot-cls_cifar100.py'),
-            ckpt, '--out', str(out), '--work-dir', str(tmp_path / 'work'),
-            '--cfg-options', f'test_dataloader.dataset.data_root={tmp_path}',
-            'test_dataloader.num_workers=0', 'test_dataloader.batch_size=4',
-            f'model.text_prompt={templates_file}', *extra, cwd=tmp_path)
-        assert 'accuracy/top1' in log
-        assert ('ZeroShotClassifier prepared for inference (fp32' in log) \
-            == (not extra), log
-        with open(out, 'rb') as f:
-            dumped = pickle.load(f)
-        assert len(dumped) == N_TEST
-        scores[bool(extra)] = torch.stack(
-            [torch.as_tensor(d['pred_score']) for d in dumped])
-    torch.testing.assert_close(scores[False], scores[True], rtol=0,
-                               atol=1e-5)
+    out = tmp_path / 'scores.pkl'
+    log = run_tool(
+        'test.py',
+        osp.join(REPO, 'configs', 'cn-clip_resnet50_zeroshot-cls_cifar100.py'),
+        ckpt, '--out', str(out), '--work-dir', str(tmp_path / 'work'),
+        '--cfg-options', f'test_dataloader.dataset.data_root={tmp_path}',
+        'test_dataloader.num_workers=0', 'test_dataloader.batch_size=4',
+        f'model.text_prompt={templates_file}', cwd=tmp_path)
+    assert 'accuracy/top1' in log
+    # progress of prompt encoding and of the images, never '\r' in logs
+    assert f'{100 * len(TEMPLATES)}/{100 * len(TEMPLATES)} prompts' in log
+    assert f'{N_TEST}/{N_TEST} images' in log
+    log_file = next((tmp_path / 'work').glob('*/*.log')).read_text()
+    assert '\r' not in log and '\r' not in log_file
+    with open(out, 'rb') as f:
+        dumped = pickle.load(f)
+    assert len(dumped) == N_TEST
+    scores = torch.stack([torch.as_tensor(d['pred_score']) for d in dumped])
+    assert 'ZeroShotClassifier prepared for inference (fp32' in log
+    # --no-prepare: the unprepared model, within 1e-5 of the prepared one
+    plain_out = tmp_path / 'plain.pkl'
+    run_tool(
+        'test.py',
+        osp.join(REPO, 'configs', 'cn-clip_resnet50_zeroshot-cls_cifar100.py'),
+        ckpt, '--out', str(plain_out), '--work-dir', str(tmp_path / 'work'),
+        '--cfg-options', f'test_dataloader.dataset.data_root={tmp_path}',
+        'test_dataloader.num_workers=0', 'test_dataloader.batch_size=4',
+        f'model.text_prompt={templates_file}', '--no-prepare', cwd=tmp_path)
+    with open(plain_out, 'rb') as f:
+        plain = torch.stack([torch.as_tensor(d['pred_score'])
+                             for d in pickle.load(f)])
+    torch.testing.assert_close(plain, scores, rtol=0, atol=1e-5)
+    scores = {False: scores, True: plain}
 
     images = rgb_images(entry)
     ref = official_zero_shot(official, images, get_classnames('cifar100'),

@@ -18,9 +18,8 @@ import time
 
 import torch
 
-from mmcnclip.models.heads.zero_shot_head import official_prompt_text
 from mmcnclip.registry import MODELS
-from mmcnclip.text import get_classnames, get_templates
+from mmcnclip.text import get_classnames, get_templates, normalize_text
 
 #: text arch -> (BertTextEncoder arch, embedding width)
 TEXT_ARCHS = {'rbt3': ('rbt3', 1024), 'base': ('base', 512),
@@ -50,12 +49,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def per_class_prototypes(head, classnames, templates) -> torch.Tensor:
+def per_class_prototypes(model, classnames, templates) -> torch.Tensor:
     """mmpretrain's loop: one forward per class, prompts padded to 52."""
     out = []
     for name in classnames:
-        texts = [official_prompt_text(t.format(name)) for t in templates]
-        feats = head.encode_text(head.tokenize(texts)).float()
+        texts = [normalize_text(t.format(name)) for t in templates]
+        feats = model.encode_text(model.tokenize(texts)).float()
         feats = feats / feats.norm(dim=-1, keepdim=True)
         mean = feats.mean(dim=0)
         out.append(mean / mean.norm())
@@ -77,14 +76,20 @@ def main(argv=None) -> dict:
     classnames = get_classnames(args.classes)[:args.num_classes]
     templates = get_templates(args.templates)
     torch.manual_seed(0)
-    head = MODELS.build(dict(
-        type='mmcnclip.ZeroShotClsHead',
+    model = MODELS.build(dict(
+        type='mmcnclip.ZeroShotClassifier',
+        # The image tower is not used: the smallest one that builds.
+        backbone=dict(type='mmcnclip.CLIPVisionTransformer',
+                      arch=dict(embed_dims=16, num_layers=1, num_heads=1,
+                                feedforward_channels=16),
+                      img_size=16, patch_size=16),
         text_encoder=dict(type='mmcnclip.BertTextEncoder', arch=arch),
         text_proj=dict(type='mmcnclip.CLIPProjection', in_channels=768
                        if arch != 'large' else 1024, out_channels=width),
-        classnames=classnames, templates=templates,
-        text_batch_size=args.batch_size, progress=False))
-    head.to(args.device).eval()
+        head=dict(classnames=classnames, templates=templates,
+                  text_batch_size=args.batch_size, progress=False)))
+    model.to(args.device).eval()
+    head = model.head
     n = len(classnames) * len(templates)
     print(f'{args.text_arch}: {len(classnames)} classes x {len(templates)} '
           f'templates = {n} prompts, {torch.get_num_threads()} threads')
@@ -94,7 +99,7 @@ def main(argv=None) -> dict:
         again, t_hit = timed(head.get_prototypes)
         assert again is batched, 'cache miss on unchanged weights'
         loop, t_loop = timed(
-            lambda: per_class_prototypes(head, classnames, templates))
+            lambda: per_class_prototypes(model, classnames, templates))
     diff = float((batched - loop).abs().max())
     print(f'batched, padded to longest : {t_batched:9.3f} s')
     print(f'per class, padded to 52    : {t_loop:9.3f} s  '

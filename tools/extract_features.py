@@ -7,14 +7,17 @@ Examples:
     python tools/retrieval_search.py ... --index muge_index.pt --text 猫
 """
 import argparse
+import sys
 
 import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
-from runner_setup import load_config, set_dataloader_defaults
 
 from mmcnclip.apis import extract_features, init_retrieval_model
-from mmcnclip.models.inference import PRECISIONS
+from mmcnclip.apis.index_identity import model_identity
+from mmcnclip.engine.runner_setup import load_config, set_dataloader_defaults
+from mmcnclip.models.inference import PRECISIONS, prepare_for_inference
+from mmcnclip.utils.preflight import check_checkpoint, check_dataset
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -70,12 +73,19 @@ def main(argv=None):
     if cfg.get(field, None) is None:
         raise KeyError(f'Config {args.config} has no {field}')
     set_dataloader_defaults(cfg, [field])
+    try:  # before the model is built: a missing file is found in a second
+        check_checkpoint(args.checkpoint)
+        check_dataset(cfg[field].get('dataset'))
+    except FileNotFoundError as e:
+        sys.exit(f'tools/extract_features.py: error: {e}')
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    model = init_retrieval_model(
-        cfg, args.checkpoint, device,
-        prepare=None if args.no_prepare else args.prepare)
+    model = init_retrieval_model(cfg, args.checkpoint, device, prepare=None)
+    # Before preparing, which folds (changes) the weights.
+    identity = model_identity(model, cfg[field].dataset.get('pipeline'))
+    if not args.no_prepare:
+        prepare_for_inference(model, dtype=PRECISIONS[args.prepare])
     index = extract_features(model, Runner.build_dataloader(cfg[field]),
-                             fp16=args.fp16)
+                             fp16=args.fp16, identity=identity)
     index.save(args.out)
     print(f'Saved {len(index.image_ids)} image and {len(index.text_ids)} '
           f'text features (dim {index.embed_dim}, '

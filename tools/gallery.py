@@ -12,15 +12,7 @@ configs/shapes/cn-clip_tiny_shapes.py)::
 import argparse
 import contextlib
 import json
-import os.path as osp
 import sys
-
-try:
-    import mmcnclip  # noqa: F401
-except ModuleNotFoundError as e:  # run from a checkout without install
-    if e.name != 'mmcnclip':
-        raise
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmcnclip.gallery import (GalleryModel, GallerySearch, ThumbnailCache,
                               index_folder)
@@ -94,7 +86,7 @@ def run_index(args) -> dict:
     return summary
 
 
-def open_gallery(args) -> GallerySearch:
+def load_gallery(args) -> GallerySearch:
     # loading messages go to stderr: stdout is the results (--json)
     with contextlib.redirect_stdout(sys.stderr):
         return GallerySearch(args.db, args.config, args.checkpoint,
@@ -102,7 +94,7 @@ def open_gallery(args) -> GallerySearch:
 
 
 def run_search(args) -> list:
-    gallery = open_gallery(args)
+    gallery = load_gallery(args)
     hits = gallery.search(text=args.text, image=args.image, k=args.topk,
                           text_weight=args.text_weight)
     if args.json:
@@ -115,7 +107,7 @@ def run_search(args) -> list:
 
 def run_serve(args) -> None:
     from mmcnclip.gallery.webapp import create_app, serve
-    gallery = open_gallery(args)
+    gallery = load_gallery(args)
     thumbs = ThumbnailCache(args.thumbs or f'{args.db}.thumbs')
     serve(create_app(gallery, thumbs), args.host, args.port)
 

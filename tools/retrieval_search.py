@@ -10,10 +10,12 @@ import argparse
 
 import torch
 from mmengine.config import DictAction
-from runner_setup import load_config
 
 from mmcnclip.apis import (RetrievalIndex, image_to_text, init_retrieval_model,
                            text_to_image)
+from mmcnclip.apis.index_identity import (OtherModelError, check_index_model,
+                                          model_identity)
+from mmcnclip.engine.runner_setup import load_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,6 +45,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'queries (default test)')
     parser.add_argument('--device', default=None,
                         help='cuda when available, else cpu')
+    parser.add_argument(
+        '--allow-other-model', action='store_true',
+        help='search even if the index was built with other weights than '
+        'CHECKPOINT (a warning instead of an error)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings (key=value)')
     args = parser.parse_args(argv)
@@ -62,6 +68,10 @@ def main(argv=None):
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model = init_retrieval_model(cfg, args.checkpoint, device)
     index = RetrievalIndex.load(args.index)
+    loader = cfg.get(f'{args.split}_dataloader', None) or {}
+    pipeline = loader.get('dataset', {}).get('pipeline', None)
+    check_index_model(index.model, model_identity(model, pipeline),
+                      args.index, args.allow_other_model)
     results = {}
     if args.text:
         ranked = text_to_image(model, index, args.text, args.topk)
@@ -71,8 +81,6 @@ def main(argv=None):
                 print(f'  {rank}. image_id={image_id} score={score:.4f}')
             results[query] = hits
     if args.image:
-        loader = cfg.get(f'{args.split}_dataloader', None) or {}
-        pipeline = loader.get('dataset', {}).get('pipeline', None)
         ranked = image_to_text(model, index, args.image, args.topk, pipeline)
         for query, hits in zip(args.image, ranked):
             print(f'image: {query}')
@@ -85,4 +93,7 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except OtherModelError as error:
+        raise SystemExit(f'retrieval_search.py: error: {error}')

@@ -8,17 +8,22 @@ Examples:
 """
 import argparse
 import copy
+import sys
 
 import mmengine
 from mmengine.config import DictAction
 from mmengine.evaluator import DumpResults
+from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
-from runner_setup import (LAUNCHERS, finish_distributed, load_config,
-                          set_dataloader_defaults, set_local_rank,
-                          set_work_dir, setup_distributed)
 
+from mmcnclip.engine.runner_setup import (LAUNCHERS, finish_distributed,
+                                          load_config,
+                                          set_dataloader_defaults,
+                                          set_local_rank, set_work_dir,
+                                          setup_distributed)
 from mmcnclip.models.inference import PRECISIONS
+from mmcnclip.utils.preflight import check_checkpoint, check_dataset
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,8 +41,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='test config file')
     parser.add_argument(
         'checkpoint',
+        nargs='?',
         help='checkpoint: any layout mmcnclip loads (official .pt, Hugging '
-        'Face folder or safetensors, mmpretrain/mmengine .pth)')
+        'Face folder or safetensors, mmpretrain/mmengine .pth); omit it when '
+        'the config names the weights in model.pretrained (e.g. the two '
+        'Taiyi-CLIP towers)')
     parser.add_argument(
         '--work-dir', help='directory for logs and evaluation metrics')
     parser.add_argument(
@@ -141,6 +149,8 @@ def merge_args(cfg, args):
     """
     set_work_dir(cfg, args.work_dir, args.config)
     cfg.load_from = args.checkpoint
+    cfg.custom_hooks = list(cfg.get('custom_hooks', None) or []) + [
+        dict(type='mmcnclip.DatasetProgressHook')]
     if args.amp:
         cfg.setdefault('test_cfg', dict())
         cfg.test_cfg.fp16 = True
@@ -163,6 +173,10 @@ def merge_args(cfg, args):
     if args.tta:
         enable_tta(cfg)
     set_dataloader_defaults(cfg, ['test_dataloader'], args.no_pin_memory)
+    if args.checkpoint is None and not cfg.model.get('pretrained'):
+        raise ValueError(
+            f'{args.config}: give a checkpoint, or name the weights in '
+            'model.pretrained')
     return cfg
 
 
@@ -171,9 +185,17 @@ def main(argv=None):
     args = parse_args(argv)
     set_local_rank(args.local_rank)
     cfg = merge_args(load_config(args.config), args)
+    try:  # before the model is built: a missing file is found in a second
+        check_checkpoint(args.checkpoint)
+        check_dataset((cfg.get('test_dataloader') or {}).get('dataset'))
+    except FileNotFoundError as e:
+        sys.exit(f'tools/test.py: error: {e}')
     setup_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
         RUNNERS.build(cfg)
+    if args.checkpoint is None:  # the weights named by model.pretrained
+        model = runner.model
+        (model.module if is_model_wrapper(model) else model).init_weights()
     if args.out and args.out_item in ('pred', None):
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))

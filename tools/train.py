@@ -10,9 +10,12 @@ import argparse
 from mmengine.config import DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
-from runner_setup import (LAUNCHERS, finish_distributed, load_config,
-                          set_dataloader_defaults, set_local_rank,
-                          set_work_dir, setup_distributed)
+
+from mmcnclip.engine.runner_setup import (LAUNCHERS, finish_distributed,
+                                          load_config,
+                                          set_dataloader_defaults,
+                                          set_local_rank, set_work_dir,
+                                          setup_distributed)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

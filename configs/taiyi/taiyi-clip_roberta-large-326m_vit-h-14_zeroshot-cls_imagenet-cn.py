@@ -1,29 +1,15 @@
 # Zero-shot classification with Taiyi-CLIP-RoBERTa-326M-ViT-H-Chinese on
-# imagenet-cn. Merge the two published towers once (docs/taiyi.md):
-#   python -c "import torch, mmcnclip; from mmcnclip.checkpoint.taiyi import \
-#   merge_two_tower_checkpoints as m; torch.save(m('IMAGE.bin', 'TEXT_DIR', \
-#   'open_clip', 'hf_bert'), 'checkpoints/taiyi-clip_vit-h-14_merged.pth')"
+# imagenet-cn. The two published towers named by the model config are converted
+# and merged when the weights are initialised, so no checkpoint is needed:
+#   python tools/test.py configs/taiyi/THIS_CONFIG.py
 _base_ = [
+    '../_base_/models/taiyi-clip_roberta-large-326m_vit-h-14.py',
     '../_base_/datasets/imagenet-cn_cn-clip.py',
     '../_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['mmcnclip'], allow_failed_imports=False)
 
 model = dict(
     type='mmcnclip.ZeroShotClassifier',
-    backbone=dict(
-        type='mmcnclip.CLIPVisionTransformer',
-        arch='huge',
-        img_size=224,
-        patch_size=14,
-        act='gelu'),
-    neck=dict(
-        type='mmcnclip.CLIPProjection', in_channels=1280, out_channels=1024),
-    text_encoder=dict(
-        type='mmcnclip.BertTextEncoder', arch='large', out_type='pooler'),
-    text_proj=dict(type='mmcnclip.TextProjection', in_channels=1024),
-    context_length=77,
     classes='imagenet',
     text_prompt='imagenet',
-    pretrained='checkpoints/taiyi-clip_vit-h-14_merged.pth',
 )

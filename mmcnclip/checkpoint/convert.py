@@ -6,12 +6,15 @@ from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 
-from .formats import (FORMAT_MARKERS, IGNORED_KEYS, IMAGE_TOWER_PREFIXES,
-                      OPTIONAL_KEYS, RESIZABLE_KEYS, TABLES)
+from .formats import FORMATS, IGNORED_KEYS, OPTIONAL_KEYS, RESIZABLE_KEYS
 
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint does not fit the model it is loaded into."""
+
+
+class TowerNotFoundError(CheckpointMismatchError):
+    """A checkpoint holds no weights of the requested tower."""
 
 
 def strip_module_prefix(state_dict: Mapping) -> dict:
@@ -23,38 +26,45 @@ def strip_module_prefix(state_dict: Mapping) -> dict:
 def detect_format(state_dict: Mapping) -> str:
     """Name the layout of ``state_dict`` from its keys.
 
+    The layouts of :data:`~mmcnclip.checkpoint.formats.FORMATS` are tried in
+    their declared order; the first whose marker prefixes start a key wins.
+
     Returns:
-        str: ``'official'``, ``'huggingface'``, ``'mmpretrain'`` or
-        ``'mmcnclip'``.
+        str: A key of :data:`~mmcnclip.checkpoint.formats.FORMATS`.
     """
     keys = list(strip_module_prefix(dict.fromkeys(state_dict)))
-    for name, prefixes in FORMAT_MARKERS:
-        if any(k.startswith(prefixes) for k in keys):
+    for name, spec in FORMATS.items():
+        if any(k.startswith(spec.markers) for k in keys):
             return name
     raise CheckpointMismatchError(
-        'Not a Chinese CLIP checkpoint: none of its keys look like the '
-        'official, Hugging Face, mmpretrain or mmcnclip layout. First keys: '
-        f'{keys[:8]}')
+        'Not a Chinese CLIP checkpoint: none of its keys look like one of the '
+        f'supported layouts ({", ".join(FORMATS)}). First keys: {keys[:8]}')
+
+
+def _format(fmt: str):
+    if fmt not in FORMATS:
+        raise CheckpointMismatchError(
+            f'Unknown checkpoint layout {fmt!r}; choose one of '
+            f'{list(FORMATS)}')
+    return FORMATS[fmt]
 
 
 def _tables_for(fmt: str, keys) -> list:
-    tables = TABLES[fmt]
-    if 'any' in tables:
-        return tables['any']
-    if 'vit' not in tables:  # a text-tower-only layout (``hf_bert``)
-        return tables['text']
+    spec = _format(fmt)
+    if spec.vit is None:  # one table for every key (hf_bert, mmcnclip)
+        return spec.text
     vit_marker = ('class_embedding', 'cls_token')
     is_vit = any(k.endswith(vit_marker) for k in keys)
-    vision = tables['vit'] if is_vit else tables.get('resnet')
-    if is_vit and 'vit_bare' in tables and not any(
-            k.startswith('visual.') for k in keys):
+    vision = spec.vit if is_vit else spec.resnet
+    if is_vit and spec.vit_bare is not None and not any(
+            k.startswith(spec.image_prefixes) for k in keys):
         # An image tower saved on its own (open_clip ``model.visual``).
-        vision = tables['vit_bare']
+        vision = spec.vit_bare
     if vision is None:
         raise CheckpointMismatchError(
             f'The {fmt} layout has no ResNet variant, but no class token '
             'was found in the checkpoint')
-    return vision + tables['text']
+    return vision + spec.text
 
 
 def _apply_op(op, tensor: torch.Tensor) -> torch.Tensor:
@@ -144,7 +154,7 @@ def check_state_dict(state_dict: Dict[str, torch.Tensor],
     """
     state_dict = {
         k: v for k, v in state_dict.items()
-        if k in expected or not re.fullmatch(OPTIONAL_KEYS, _tail(k))
+        if k in expected or not re.fullmatch(OPTIONAL_KEYS, k)
     }
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
@@ -152,7 +162,7 @@ def check_state_dict(state_dict: Dict[str, torch.Tensor],
         f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k])}'
         for k, v in state_dict.items() if k in expected
         and v.shape != expected[k] and not (re.fullmatch(
-            RESIZABLE_KEYS, _tail(k)) and is_grid_resize(v.shape, expected[k]))
+            RESIZABLE_KEYS, k) and is_grid_resize(v.shape, expected[k]))
     ]
     problems = []
     if missing:
@@ -190,12 +200,6 @@ def is_grid_resize(src_shape, dst_shape, num_extra_tokens: int = 1) -> bool:
     return (len(src_shape) == len(dst_shape) == 2
             and src_shape[1] == dst_shape[1]
             and grid(src_shape) is not None and grid(dst_shape) is not None)
-
-
-def _tail(key: str) -> str:
-    """The key without a model-specific prefix such as ``head.``."""
-    match = re.search(r'(backbone|neck|text_encoder|text_proj)\..*$', key)
-    return match.group(0) if match else key
 
 
 def _preview(items: list, limit: int = 12) -> str:
@@ -239,29 +243,25 @@ def extract_tower(state_dict: Mapping,
         the source layout.
 
     Raises:
-        CheckpointMismatchError: No key of the checkpoint belongs to the
-            tower.
+        TowerNotFoundError: No key of the checkpoint belongs to the tower.
     """
     state_dict = strip_module_prefix(state_dict)
     fmt = fmt or detect_format(state_dict)
-    if fmt not in TABLES:
-        raise CheckpointMismatchError(
-            f'Unknown checkpoint layout {fmt!r}; choose one of '
-            f'{sorted(TABLES)}')
+    spec = _format(fmt)
     if fmt == 'mmcnclip':
-        rules = [re.compile(r[0]) for r in TABLES[fmt]['any']]
+        rules = [re.compile(r[0]) for r in spec.text]
         state_dict = {k: v for k, v in state_dict.items()
                       if any(p.fullmatch(k) for p in rules)}
-    elif prefix in ('backbone.', 'neck.') and fmt in IMAGE_TOWER_PREFIXES:
+    elif prefix in ('backbone.', 'neck.') and spec.image_prefixes:
         image_keys = {k: v for k, v in state_dict.items()
-                      if k.startswith(IMAGE_TOWER_PREFIXES[fmt])}
+                      if k.startswith(spec.image_prefixes)}
         # A bare open_clip image tower has no prefix at all.
         state_dict = image_keys or state_dict
     converted, fmt = convert_state_dict(state_dict, fmt)
     tower = {k[len(prefix):]: v for k, v in converted.items()
              if k.startswith(prefix)}
     if not tower:
-        raise CheckpointMismatchError(
+        raise TowerNotFoundError(
             f'The {fmt}-layout checkpoint holds no {prefix!r} weights; it '
             f'converts to: {_preview(sorted(converted))}')
     return tower, fmt

@@ -15,7 +15,14 @@ one of ``'T'`` (transpose a Linear weight into a ``x @ proj`` matrix),
 pattern's named group ``part`` says which slice of a fused QKV tensor the
 key holds, in the order given by ``parts``; ``'skip'`` (target None) marks
 keys that are known but belong to no mmcnclip tower.
+
+:data:`FORMATS` declares every supported layout once, in detection order:
+its marker key prefixes, its rule tables and the raw prefixes of its image
+tower. Everything else (detection, conversion, the converter's
+``--format`` choices, error messages) reads it.
 """
+from typing import NamedTuple, Optional, Tuple
+
 QKV = ('fuse', ('q', 'k', 'v'))
 QKV_BERT = ('fuse', ('query', 'key', 'value'))
 
@@ -49,123 +56,8 @@ def bert_rules(src: str) -> list:
     ]
 
 
-_OFFICIAL_BLOCK = r'visual\.transformer\.resblocks\.(\d+)\.'
-_MMPRETRAIN_BLOCK = r'vision_backbone\.layers\.(\d+)\.'
 _HF_BLOCK = r'vision_model\.encoder\.layers\.(\d+)\.'
-
-#: ``{format: {'vit' | 'resnet' | 'text': rules}}``
-TABLES = {
-    'official': {
-        'vit': [
-            (r'visual\.conv1\.weight', 'backbone.patch_embed.weight'),
-            (r'visual\.class_embedding', 'backbone.cls_token'),
-            (r'visual\.positional_embedding', 'backbone.pos_embed'),
-            (r'visual\.ln_pre\.(weight|bias)', r'backbone.pre_norm.\1'),
-            (_OFFICIAL_BLOCK + r'ln_1\.(weight|bias)',
-             r'backbone.layers.\1.ln1.\2'),
-            (_OFFICIAL_BLOCK + r'attn\.in_proj_(weight|bias)',
-             r'backbone.layers.\1.attn.qkv.\2'),
-            (_OFFICIAL_BLOCK + r'attn\.out_proj\.(weight|bias)',
-             r'backbone.layers.\1.attn.proj.\2'),
-            (_OFFICIAL_BLOCK + r'ln_2\.(weight|bias)',
-             r'backbone.layers.\1.ln2.\2'),
-            (_OFFICIAL_BLOCK + r'mlp\.c_fc\.(weight|bias)',
-             r'backbone.layers.\1.mlp.fc1.\2'),
-            (_OFFICIAL_BLOCK + r'mlp\.c_proj\.(weight|bias)',
-             r'backbone.layers.\1.mlp.fc2.\2'),
-            (r'visual\.ln_post\.(weight|bias)', r'backbone.post_norm.\1'),
-            (r'visual\.proj', 'neck.proj'),
-        ],
-        'resnet': [(r'visual\.(.+)', r'backbone.\1')],
-        'text': bert_rules('bert.') + [
-            (r'text_projection', 'text_proj.proj'),
-            (r'logit_scale', 'logit_scale'),
-        ],
-    },
-    'huggingface': {
-        'vit': [
-            (r'vision_model\.embeddings\.class_embedding',
-             'backbone.cls_token'),
-            (r'vision_model\.embeddings\.patch_embedding\.weight',
-             'backbone.patch_embed.weight'),
-            (r'vision_model\.embeddings\.position_embedding\.weight',
-             'backbone.pos_embed'),
-            (r'vision_model\.pre_layrnorm\.(weight|bias)',
-             r'backbone.pre_norm.\1'),
-            (_HF_BLOCK + r'self_attn\.(?P<part>q|k|v)_proj\.(weight|bias)',
-             r'backbone.layers.\1.attn.qkv.\3', QKV),
-            (_HF_BLOCK + r'self_attn\.out_proj\.(weight|bias)',
-             r'backbone.layers.\1.attn.proj.\2'),
-            (_HF_BLOCK + r'layer_norm1\.(weight|bias)',
-             r'backbone.layers.\1.ln1.\2'),
-            (_HF_BLOCK + r'mlp\.(fc1|fc2)\.(weight|bias)',
-             r'backbone.layers.\1.mlp.\2.\3'),
-            (_HF_BLOCK + r'layer_norm2\.(weight|bias)',
-             r'backbone.layers.\1.ln2.\2'),
-            (r'vision_model\.post_layernorm\.(weight|bias)',
-             r'backbone.post_norm.\1'),
-            (r'visual_projection\.weight', 'neck.proj', 'T'),
-        ],
-        'text': bert_rules('text_model.') + [
-            (r'text_projection\.weight', 'text_proj.proj', 'T'),
-            (r'logit_scale', 'logit_scale'),
-        ],
-    },
-    'mmpretrain': {
-        'vit': [
-            (r'vision_backbone\.patch_embed\.projection\.weight',
-             'backbone.patch_embed.weight'),
-            (r'vision_backbone\.cls_token', 'backbone.cls_token', 'flatten'),
-            (r'vision_backbone\.pos_embed', 'backbone.pos_embed', 'flatten'),
-            (r'vision_backbone\.pre_norm\.(weight|bias)',
-             r'backbone.pre_norm.\1'),
-            (_MMPRETRAIN_BLOCK + r'(ln1|ln2|attn\.qkv|attn\.proj)\.'
-             r'(weight|bias)', r'backbone.layers.\1.\2.\3'),
-            (_MMPRETRAIN_BLOCK + r'ffn\.layers\.0\.0\.(weight|bias)',
-             r'backbone.layers.\1.mlp.fc1.\2'),
-            (_MMPRETRAIN_BLOCK + r'ffn\.layers\.1\.(weight|bias)',
-             r'backbone.layers.\1.mlp.fc2.\2'),
-            (r'vision_backbone\.ln1\.(weight|bias)',
-             r'backbone.post_norm.\1'),
-            (r'vision_projection', 'neck.proj'),
-        ],
-        'resnet': [(r'vision_backbone\.(.+)', r'backbone.\1')],
-        'text': bert_rules('text_backbone.') + [
-            (r'text_projection', 'text_proj.proj'),
-            (r'logit_scale', 'logit_scale'),
-        ],
-    },
-    'mmcnclip': {
-        # Our own layout; a zero-shot classifier keeps the text side under
-        # ``head.``, which is folded back here.
-        'any': [
-            (r'(?:head\.)?(text_encoder|text_proj)\.(.+)', r'\1.\2'),
-            (r'(?:head\.)?logit_scale', 'logit_scale'),
-            (r'(backbone|neck)\.(.+)', r'\1.\2'),
-        ],
-    },
-}
-
-#: Keys that mark a format, checked in this order (after ``module.``).
-FORMAT_MARKERS = [
-    ('huggingface', ('vision_model.', 'text_model.', 'visual_projection.')),
-    ('mmpretrain', ('vision_backbone.', 'text_backbone.',
-                    'vision_projection')),
-    ('official', ('visual.', 'bert.')),
-    ('mmcnclip', ('backbone.', 'neck.', 'text_encoder.', 'text_proj.',
-                  'head.')),
-]
-
-
-# --- Towers published outside Chinese CLIP (Taiyi-CLIP, dense tasks) -------
-#
-# ``open_clip``: an OpenAI/open_clip image tower (``conv1.weight``,
-# ``class_embedding``, ``transformer.resblocks.*``, ``proj``), with or
-# without the ``visual.`` prefix of a full CLIP state dict (whose CLIP text
-# transformer is then skipped: it is not a tower mmcnclip builds).
-# ``hf_bert``: a Hugging Face ``BertModel`` (bare keys) or
-# ``BertForSequenceClassification`` (``bert.*`` + ``classifier.*``, the
-# classifier being Taiyi-CLIP's text projection, with bias).
+_MMPRETRAIN_BLOCK = r'vision_backbone\.layers\.(\d+)\.'
 
 
 def openai_vit_rules(src: str) -> list:
@@ -184,7 +76,8 @@ def openai_vit_rules(src: str) -> list:
         (block + r'attn\.out_proj\.(weight|bias)',
          r'backbone.layers.\1.attn.proj.\2'),
         (block + r'ln_2\.(weight|bias)', r'backbone.layers.\1.ln2.\2'),
-        (block + r'mlp\.c_fc\.(weight|bias)', r'backbone.layers.\1.mlp.fc1.\2'),
+        (block + r'mlp\.c_fc\.(weight|bias)',
+         r'backbone.layers.\1.mlp.fc1.\2'),
         (block + r'mlp\.c_proj\.(weight|bias)',
          r'backbone.layers.\1.mlp.fc2.\2'),
         (src + r'ln_post\.(weight|bias)', r'backbone.post_norm.\1'),
@@ -192,40 +85,141 @@ def openai_vit_rules(src: str) -> list:
     ]
 
 
-TABLES['open_clip'] = {
-    'vit': openai_vit_rules('visual.'),
-    'vit_bare': openai_vit_rules(''),
-    'resnet': [(r'visual\.(.+)', r'backbone.\1')],
-    # The CLIP text transformer of a full OpenAI/open_clip checkpoint.
-    'text': [(r'(transformer\..+|token_embedding\..+|positional_embedding|'
-              r'ln_final\..+|text_projection|logit_scale|attn_mask)',
-              None, 'skip')],
-}
-TABLES['hf_bert'] = {
-    'text': bert_rules('bert.') + bert_rules('') + [
-        (r'classifier\.weight', 'text_proj.proj', 'T'),
-        (r'classifier\.bias', 'text_proj.bias'),
-    ],
-}
-
-#: Raw key prefixes of the image tower (+ its projection) in each layout,
-#: used to take only the image tower out of a two-tower checkpoint.
-IMAGE_TOWER_PREFIXES = {
-    'official': ('visual.', ),
-    'huggingface': ('vision_model.', 'visual_projection.'),
-    'mmpretrain': ('vision_backbone.', 'vision_projection'),
-    'open_clip': ('visual.', ),
-    'mmcnclip': ('backbone.', 'neck.'),
-}
-
-# Checked before the Chinese CLIP markers: ``token_embedding`` only exists in
-# OpenAI/open_clip CLIPs, ``classifier.``/bare ``encoder.layer.`` only in HF
-# BERT exports.
-FORMAT_MARKERS[:0] = [
-    ('open_clip', ('token_embedding.', 'class_embedding', 'conv1.',
-                   'transformer.resblocks.')),
-    ('hf_bert', ('classifier.', 'embeddings.', 'encoder.layer.')),
+#: The ViT image tower of a Hugging Face ``ChineseCLIPModel``.
+HUGGINGFACE_VIT = [
+    (r'vision_model\.embeddings\.class_embedding',
+     'backbone.cls_token'),
+    (r'vision_model\.embeddings\.patch_embedding\.weight',
+     'backbone.patch_embed.weight'),
+    (r'vision_model\.embeddings\.position_embedding\.weight',
+     'backbone.pos_embed'),
+    (r'vision_model\.pre_layrnorm\.(weight|bias)',
+     r'backbone.pre_norm.\1'),
+    (_HF_BLOCK + r'self_attn\.(?P<part>q|k|v)_proj\.(weight|bias)',
+     r'backbone.layers.\1.attn.qkv.\3', QKV),
+    (_HF_BLOCK + r'self_attn\.out_proj\.(weight|bias)',
+     r'backbone.layers.\1.attn.proj.\2'),
+    (_HF_BLOCK + r'layer_norm1\.(weight|bias)',
+     r'backbone.layers.\1.ln1.\2'),
+    (_HF_BLOCK + r'mlp\.(fc1|fc2)\.(weight|bias)',
+     r'backbone.layers.\1.mlp.\2.\3'),
+    (_HF_BLOCK + r'layer_norm2\.(weight|bias)',
+     r'backbone.layers.\1.ln2.\2'),
+    (r'vision_model\.post_layernorm\.(weight|bias)',
+     r'backbone.post_norm.\1'),
+    (r'visual_projection\.weight', 'neck.proj', 'T'),
 ]
+
+#: The ViT image tower of mmpretrain's ``ChineseCLIP``.
+MMPRETRAIN_VIT = [
+    (r'vision_backbone\.patch_embed\.projection\.weight',
+     'backbone.patch_embed.weight'),
+    (r'vision_backbone\.cls_token', 'backbone.cls_token', 'flatten'),
+    (r'vision_backbone\.pos_embed', 'backbone.pos_embed', 'flatten'),
+    (r'vision_backbone\.pre_norm\.(weight|bias)',
+     r'backbone.pre_norm.\1'),
+    (_MMPRETRAIN_BLOCK + r'(ln1|ln2|attn\.qkv|attn\.proj)\.'
+     r'(weight|bias)', r'backbone.layers.\1.\2.\3'),
+    (_MMPRETRAIN_BLOCK + r'ffn\.layers\.0\.0\.(weight|bias)',
+     r'backbone.layers.\1.mlp.fc1.\2'),
+    (_MMPRETRAIN_BLOCK + r'ffn\.layers\.1\.(weight|bias)',
+     r'backbone.layers.\1.mlp.fc2.\2'),
+    (r'vision_backbone\.ln1\.(weight|bias)',
+     r'backbone.post_norm.\1'),
+    (r'vision_projection', 'neck.proj'),
+]
+
+
+class CheckpointFormat(NamedTuple):
+    """One published checkpoint layout.
+
+    Attributes:
+        markers (tuple[str]): Key prefixes that identify the layout (after
+            ``module.``).
+        text (list): Rules of the text side (and the keys to skip).
+        vit (list, optional): Rules of a ViT image tower.
+        resnet (list, optional): Rules of a ModifiedResNet image tower.
+        vit_bare (list, optional): Rules of a ViT image tower saved on its
+            own, without the prefix of ``vit`` (open_clip ``model.visual``).
+        image_prefixes (tuple[str]): Raw key prefixes of the image tower and
+            its projection, to take the image tower alone out of a two-tower
+            checkpoint.
+        description (str): What the layout is, for help texts.
+    """
+    markers: Tuple[str, ...]
+    text: list
+    vit: Optional[list] = None
+    resnet: Optional[list] = None
+    vit_bare: Optional[list] = None
+    image_prefixes: Tuple[str, ...] = ()
+    description: str = ''
+
+
+#: Every supported layout, in detection order: the first whose markers
+#: start any key wins. ``open_clip`` comes first (``token_embedding`` only
+#: exists in OpenAI/open_clip CLIPs), then ``hf_bert`` (``classifier.`` and
+#: bare ``encoder.layer.`` only exist in HF BERT exports), then the Chinese
+#: CLIP layouts.
+FORMATS = {
+    'open_clip': CheckpointFormat(
+        markers=('token_embedding.', 'class_embedding', 'conv1.',
+                 'transformer.resblocks.'),
+        vit=openai_vit_rules('visual.'),
+        vit_bare=openai_vit_rules(''),
+        resnet=[(r'visual\.(.+)', r'backbone.\1')],
+        # The CLIP text transformer of a full OpenAI/open_clip checkpoint:
+        # not a tower mmcnclip builds.
+        text=[(r'(transformer\..+|token_embedding\..+|positional_embedding|'
+               r'ln_final\..+|text_projection|logit_scale|attn_mask)', None,
+               'skip')],
+        image_prefixes=('visual.', ),
+        description='OpenAI/open_clip CLIP (image tower only; e.g. the '
+        'Taiyi-CLIP image towers)'),
+    'hf_bert': CheckpointFormat(
+        markers=('classifier.', 'embeddings.', 'encoder.layer.'),
+        text=bert_rules('bert.') + bert_rules('') + [
+            (r'classifier\.weight', 'text_proj.proj', 'T'),
+            (r'classifier\.bias', 'text_proj.bias'),
+        ],
+        description='Hugging Face BertModel / BertForSequenceClassification '
+        '(text tower only; e.g. the Taiyi-CLIP text towers)'),
+    'huggingface': CheckpointFormat(
+        markers=('vision_model.', 'text_model.', 'visual_projection.'),
+        vit=HUGGINGFACE_VIT,
+        text=bert_rules('text_model.') + [
+            (r'text_projection\.weight', 'text_proj.proj', 'T'),
+            (r'logit_scale', 'logit_scale'),
+        ],
+        image_prefixes=('vision_model.', 'visual_projection.'),
+        description='Hugging Face ChineseCLIPModel (folder or file)'),
+    'mmpretrain': CheckpointFormat(
+        markers=('vision_backbone.', 'text_backbone.', 'vision_projection'),
+        vit=MMPRETRAIN_VIT,
+        resnet=[(r'vision_backbone\.(.+)', r'backbone.\1')],
+        text=bert_rules('text_backbone.') + [
+            (r'text_projection', 'text_proj.proj'),
+            (r'logit_scale', 'logit_scale'),
+        ],
+        image_prefixes=('vision_backbone.', 'vision_projection'),
+        description='mmpretrain cn-clip_*_3rdparty_*.pth'),
+    'official': CheckpointFormat(
+        markers=('visual.', 'bert.'),
+        vit=openai_vit_rules('visual.'),
+        resnet=[(r'visual\.(.+)', r'backbone.\1')],
+        text=bert_rules('bert.') + [
+            (r'text_projection', 'text_proj.proj'),
+            (r'logit_scale', 'logit_scale'),
+        ],
+        image_prefixes=('visual.', ),
+        description='official cn_clip .pt (clip_cn_*.pt)'),
+    'mmcnclip': CheckpointFormat(
+        markers=('backbone.', 'neck.', 'text_encoder.', 'text_proj.'),
+        # Our own layout, shared by every mmcnclip model: kept as is.
+        text=[(r'(backbone|neck|text_encoder|text_proj)\.(.+)', r'\1.\2'),
+              (r'logit_scale', 'logit_scale')],
+        image_prefixes=('backbone.', 'neck.'),
+        description='mmcnclip (ChineseCLIP, ZeroShotClassifier, TaiyiCLIP)'),
+}
 
 #: Non-weight buffers some exporters save; dropped silently.
 IGNORED_KEYS = r'.*\.(position_ids|token_type_ids)'

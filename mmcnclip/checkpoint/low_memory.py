@@ -1,35 +1,14 @@
 """Low-memory loading of pretrained weights: build without initialising,
 read memory-mapped, convert, assign, and release the file's pages."""
-import contextlib
 import os
 import os.path as osp
 from typing import Optional
 
 import torch
 
+from mmcnclip.compat import skip_weight_init
 from .convert import convert_state_dict, unwrap_checkpoint
 from .io import load_checkpoint_file, resolve_weight_file
-
-_INIT_FUNCTIONS = ('uniform_', 'normal_', 'trunc_normal_', 'constant_',
-                   'ones_', 'zeros_', 'eye_', 'dirac_', 'xavier_uniform_',
-                   'xavier_normal_', 'kaiming_uniform_', 'kaiming_normal_',
-                   'orthogonal_', 'sparse_')
-
-
-@contextlib.contextmanager
-def _skip_weight_init():
-    """Make ``torch.nn.init`` functions no-ops while building a model, so
-    that its (to be overwritten) weights are never written and their pages
-    never become resident. Not thread-safe: it patches ``torch.nn.init``."""
-    saved = {n: getattr(torch.nn.init, n) for n in _INIT_FUNCTIONS}
-    try:
-        for name in saved:
-            setattr(torch.nn.init, name, lambda tensor, *a, **k: tensor)
-        yield
-    finally:
-        for name, fn in saved.items():
-            setattr(torch.nn.init, name, fn)
-
 
 def _file_mappings(path: str) -> list:
     """``[(start, end)]`` address ranges where ``path`` is mapped into this
@@ -105,7 +84,7 @@ def load_pretrained(model, path: str, dtype: Optional[torch.dtype] = None):
     """
     if not isinstance(model, torch.nn.Module):
         from mmcnclip.registry import MODELS
-        with _skip_weight_init():
+        with skip_weight_init():
             model = MODELS.build(model)
     if dtype is None:
         dtype = next((p.dtype for p in model.parameters()

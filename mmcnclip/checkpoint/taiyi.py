@@ -5,8 +5,8 @@ from typing import Optional
 
 import torch
 
-from .convert import (CheckpointMismatchError, extract_tower,
-                      unwrap_checkpoint)
+from .convert import (CheckpointMismatchError, TowerNotFoundError,
+                      extract_tower, unwrap_checkpoint)
 
 #: Taiyi-CLIP's evaluation scale (CLIP's trained maximum, exp(4.6052)).
 DEFAULT_LOGIT_SCALE = math.log(100.)
@@ -20,10 +20,8 @@ def _load(path: str) -> dict:
 def _optional_tower(sd: dict, prefix: str, fmt: Optional[str]) -> dict:
     try:
         return extract_tower(sd, prefix, fmt)[0]
-    except CheckpointMismatchError as err:
-        if 'holds no' in str(err):
-            return {}
-        raise
+    except TowerNotFoundError:
+        return {}
 
 
 def merge_two_tower_checkpoints(image: str,

@@ -41,18 +41,6 @@ class TextTower(nn.Module):
         return F.normalize(self.model.encode_text(input_ids).float(), dim=-1)
 
 
-def infer_image_size(model: nn.Module) -> int:
-    """Input size the image backbone of ``model`` was built for."""
-    backbone = model.backbone
-    if hasattr(backbone, 'grid'):
-        return backbone.grid[0] * backbone.patch_size
-    pool = getattr(backbone, 'attnpool', None)
-    if pool is not None:
-        return round((pool.positional_embedding.shape[0] - 1)**0.5) * 32
-    raise ValueError(f'Cannot infer the input size of {type(backbone)}; '
-                     'pass image_size')
-
-
 def export_onnx(model: nn.Module,
                 tower: str,
                 out_file: str,
@@ -80,7 +68,8 @@ def export_onnx(model: nn.Module,
     """
     from torch.export import Dim
 
-    from mmcnclip.models.inference import prepare_for_inference
+    from mmcnclip.models.inference import (image_input_size,
+                                           prepare_for_inference)
     if tower not in TOWERS:
         raise ValueError(f'tower must be one of {TOWERS}, got {tower!r}')
     dtype = torch.float16 if fp16 else torch.float32
@@ -89,7 +78,7 @@ def export_onnx(model: nn.Module,
                                   channels_last=False, fuse_linear=False)
     batch = Dim('batch', min=1, max=4096)
     if tower == 'image':
-        size = image_size or infer_image_size(model)
+        size = image_size or image_input_size(model)
         module = ImageTower(model, dtype)
         args = (torch.randn(2, 3, size, size), )
         dynamic = {'images': {0: batch}}

@@ -4,9 +4,10 @@ from .optim_constructor import (OfficialParamGroupsConstructor,
                                 official_no_decay, official_param_groups)
 from .prediction_pictures_hook import PredictionPicturesHook
 from .prepare_hook import PrepareForInferenceHook
+from .progress_hook import DatasetProgressHook
 
 __all__ = [
-    'DatasetClassesHook', 'OfficialParamGroupsConstructor',
-    'PredictionPicturesHook', 'PrepareForInferenceHook', 'official_no_decay',
-    'official_param_groups'
+    'DatasetClassesHook', 'DatasetProgressHook',
+    'OfficialParamGroupsConstructor', 'PredictionPicturesHook',
+    'PrepareForInferenceHook', 'official_no_decay', 'official_param_groups'
 ]

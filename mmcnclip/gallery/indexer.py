@@ -6,13 +6,12 @@ batch (one transaction each, so a killed run resumes where it stopped) and
 then writes the faiss index next to the database.
 """
 import os.path as osp
-import sys
 from typing import Optional
 
 import numpy as np
-from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader
 
+from mmcnclip.utils.progress import Progress
 from .dataset import PhotoFiles, collate_photos
 from .model import GalleryModel
 from .scan import scan_folder
@@ -80,7 +79,7 @@ def encode_pending(store: GalleryStore,
     dataset = PhotoFiles(store.get_meta('root'), rows, gallery_model.pipeline)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers,
                         collate_fn=collate_photos)
-    bar = ProgressBar(len(rows), file=sys.stderr) if progress else None
+    bar = Progress(len(rows), 'images') if progress else None
     for batch in loader:
         vectors = None
         if batch['encoded']:
@@ -91,7 +90,7 @@ def encode_pending(store: GalleryStore,
         if bar is not None:
             bar.update(len(batch['encoded']) + len(batch['failed']))
     if bar is not None:
-        bar.file.write('\n')
+        bar.close()
     return len(rows)
 
 

@@ -5,60 +5,20 @@ from typing import List, Optional
 import torch
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
-from mmpretrain.models.utils import MultiModalDataPreprocessor
 from torch import nn
 
 from mmcnclip.checkpoint import LoadsAnyCheckpointLayout
 from mmcnclip.registry import MODELS
-from mmcnclip.text import ChineseTokenizer
-
+from .data_preprocessor import default_data_preprocessor
+from .text_tower import TextTower
 from .inference import PreparesForInference
-from .text_encoding import CLIP_MEAN, CLIP_STD, EncodesText
 
 #: the official clamp of the learnable temperature: ln(100)
 MAX_LOGIT_SCALE = math.log(100)
 
 
-def default_data_preprocessor(data_preprocessor: Optional[dict],
-                              default_type: str) -> dict:
-    """CLIP mean/std on RGB input (our pipelines already yield RGB)."""
-    cfg = dict(
-        type=default_type,
-        mean=[255 * m for m in CLIP_MEAN],
-        std=[255 * s for s in CLIP_STD],
-        to_rgb=False)
-    cfg.update(data_preprocessor or {})
-    return cfg
-
-
 @MODELS.register_module()
-class ImageTextDataPreprocessor(MultiModalDataPreprocessor):
-    """``MultiModalDataPreprocessor`` that also takes per-sample image lists
-    in which text-only samples have ``None`` (retrieval galleries).
-
-    With a list input (``pseudo_collate``) the present images are stacked
-    along the batch dimension and every data sample gets the metainfo
-    ``has_image``. A stacked tensor (``default_collate``) is handled as in
-    the parent. Args are those of ``MultiModalDataPreprocessor``.
-    """
-
-    def forward(self, data: dict, training: bool = False) -> dict:
-        inputs = data.get('inputs')
-        if isinstance(inputs, (list, tuple)):
-            samples = data.get('data_samples')
-            present = [x is not None for x in inputs]
-            if samples is None or len(samples) != len(inputs):
-                raise ValueError('A list of images needs one data sample per '
-                                 'image')
-            for sample, has in zip(samples, present):
-                sample.set_metainfo(dict(has_image=has))
-            imgs = [x for x in inputs if x is not None]
-            data = dict(data, inputs=torch.stack(imgs) if imgs else None)
-        return super().forward(data, training)
-
-
-@MODELS.register_module()
-class ChineseCLIP(PreparesForInference, LoadsAnyCheckpointLayout, EncodesText,
+class ChineseCLIP(PreparesForInference, LoadsAnyCheckpointLayout, TextTower,
                   BaseModel):
     """Chinese CLIP: image tower + projection, text tower + projection.
 
@@ -85,6 +45,8 @@ class ChineseCLIP(PreparesForInference, LoadsAnyCheckpointLayout, EncodesText,
         freeze_vision (bool): Freeze the image tower and its projection (no
             gradients, BatchNorm statistics and dropout kept in eval mode),
             like the official ``--freeze-vision``. Defaults to False.
+        freeze_text (bool): Freeze the text tower and its projection
+            likewise. Defaults to False.
         with_cp (bool, optional): When given, set gradient checkpointing of
             both towers (towers without ``with_cp`` are left alone with a
             warning). Defaults to None (keep the tower configs).
@@ -108,6 +70,7 @@ class ChineseCLIP(PreparesForInference, LoadsAnyCheckpointLayout, EncodesText,
                  vocab_file: Optional[str] = None,
                  loss: dict = dict(type='mmcnclip.CLIPContrastiveLoss'),
                  freeze_vision: bool = False,
+                 freeze_text: bool = False,
                  with_cp: Optional[bool] = None,
                  data_preprocessor: Optional[dict] = None,
                  inference_precision: Optional[str] = 'fp32',
@@ -119,10 +82,8 @@ class ChineseCLIP(PreparesForInference, LoadsAnyCheckpointLayout, EncodesText,
             init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck) if neck else None
-        self.text_encoder = MODELS.build(text_encoder)
-        self.text_proj = MODELS.build(text_proj)
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
-        self.tokenizer = ChineseTokenizer(vocab_file, context_length)
+        self.init_text_tower(text_encoder, text_proj, context_length,
+                             vocab_file, freeze_text)
         self.loss_module = MODELS.build(loss)
         self.freeze_vision = freeze_vision
         self.set_inference_precision(inference_precision)
@@ -134,21 +95,13 @@ class ChineseCLIP(PreparesForInference, LoadsAnyCheckpointLayout, EncodesText,
                     print_log(f'{type(tower).__name__} has no gradient '
                               'checkpointing; with_cp ignored for it',
                               logger='current', level=30)
-        if freeze_vision:
-            for module in self._vision_modules():
-                for param in module.parameters():
-                    param.requires_grad = False
+        self.freeze_modules()
 
-    def _vision_modules(self) -> List[nn.Module]:
-        return [m for m in (self.backbone, self.neck) if m is not None]
-
-    def train(self, mode: bool = True):
-        """Set train mode; a frozen image tower stays in eval mode."""
-        super().train(mode)
-        if self.freeze_vision:
-            for module in self._vision_modules():
-                module.eval()
-        return self
+    def frozen_modules(self) -> List[nn.Module]:
+        """The frozen text side and, with ``freeze_vision``, image tower."""
+        vision = [m for m in (self.backbone, self.neck) if m is not None]
+        return super().frozen_modules() + (vision if self.freeze_vision
+                                           else [])
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """Projected, unnormalised image features of shape (B, embed_dim)."""

@@ -19,16 +19,30 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from .layers.fused_conv import fuse_bottlenecks_
 from .layers.fused_linear import (describe_linear_routes,
                                   fuse_linear_layers_, set_linear_routes_)
-from .layers.transformer import MLP, LayerNorm, QuickGELU
+from .layers.transformer import (MLP, QUICK_GELU_ALPHA, LayerNorm,
+                                 QuickGELU)
 from .quantization import INT8, quantize_linear_int8_
 
-#: The constant of QuickGELU ``x * sigmoid(1.702 * x)``.
-QUICK_GELU_ALPHA = 1.702
 LOW_PRECISION_DTYPES = (torch.bfloat16, torch.float16)
 #: precision names of the command line and configs -> ``dtype`` argument
 #: of :func:`prepare_for_inference`
 PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16,
               'int8': INT8}
+
+
+def image_input_size(model: nn.Module) -> int:
+    """Input size the image tower of ``model`` was built for (its
+    backbone's ``img_size``).
+
+    Raises:
+        ValueError: The backbone does not expose ``img_size``.
+    """
+    size = getattr(getattr(model, 'backbone', None), 'img_size', None)
+    if size is None:
+        raise ValueError(
+            f'{type(model).__name__} has no backbone with `img_size`: pass '
+            'the input size (or a test pipeline) explicitly')
+    return size
 
 
 def fold_quick_gelu_(model: nn.Module) -> int:

@@ -1,4 +1,5 @@
 """Checks of the OpenMMLab environment mmcnclip runs in."""
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 
 from packaging.version import Version
@@ -43,3 +44,21 @@ def check_transformers_version():
             "mmpretrain's multimodal import (which mmcnclip triggers through "
             'mmpretrain.models) crashes on transformers >= 4.52. Install '
             '`transformers==4.51.3` (or uninstall pycocotools).')
+
+
+def import_mmcv_quietly():
+    """Import mmcv's transformer bricks without the mmcv-lite warning.
+
+    With mmcv-lite (the intended install for classification and retrieval)
+    ``mmcv.cnn.bricks.transformer`` warns on import that the compiled
+    ``MultiScaleDeformableAttention`` is missing, on every command. mmcnclip
+    never uses that op, so its first import happens here with exactly that
+    warning filtered (nothing else is silenced, and the filter ends with
+    the import). mmdet/mmseg models that need the op still fail loudly when
+    they build it.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            'ignore', message='Fail to import ``MultiScaleDeformableAttention',
+            category=UserWarning)
+        import mmcv.cnn.bricks.transformer  # noqa: F401

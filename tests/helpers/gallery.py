@@ -1,9 +1,12 @@
-"""Fixtures of the gallery tests: small photo folders, tiny models (random
-or trained on the shapes data) and the ``tools/gallery.py`` CLI."""
+"""Helpers and fixtures of the gallery tests (tests/test_gallery): small
+photo folders, tiny models (random or trained on the shapes data) and the
+``tools/gallery.py`` CLI. A pytest plugin of tests/conftest.py
+(``pytest_plugins``), so the fixtures need no nested conftest.py."""
 import os
 import os.path as osp
-import subprocess
+import selectors
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -12,33 +15,45 @@ from mmengine.config import Config
 from PIL import Image
 
 from mmcnclip.registry import MODELS
+from .processes import REPO, TIMEOUT, run, run_tool
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CFG = osp.join(REPO, 'configs', 'shapes', 'cn-clip_tiny_shapes.py')
 GALLERY = osp.join(REPO, 'tools', 'gallery.py')
 
 
-def tool_env() -> dict:
-    """Environment of a tool subprocess: this checkout first on the path,
-    one OpenMP thread."""
-    return dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO +
-                os.pathsep + os.environ.get('PYTHONPATH', ''))
+def child_env() -> dict:
+    """Environment of a long-running child started with ``Popen`` (a
+    server, or an indexer to kill): this checkout first on the path, one
+    OpenMP thread, like :func:`helpers.processes.run`."""
+    return dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=os.pathsep.join(
+        p for p in (REPO, os.environ.get('PYTHONPATH')) if p))
 
 
-def gallery_cli(*args, check: bool = True, timeout: int = 600):
-    """Run ``tools/gallery.py ARGS``; with ``check`` assert success and
-    show the output on failure."""
-    out = subprocess.run([sys.executable, GALLERY, *map(str, args)],
-                         capture_output=True, text=True, env=tool_env(),
-                         cwd=REPO, timeout=timeout)
-    if check:
-        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return out
+def gallery_cli(*args, check: bool = True, cwd: str = REPO):
+    """Run ``tools/gallery.py ARGS`` (see :func:`helpers.processes.run`)."""
+    return run([sys.executable, GALLERY, *args], check=check, cwd=cwd)
+
+
+def wait_for_url(proc, timeout: float = TIMEOUT) -> str:
+    """The URL a ``tools/gallery.py serve`` child prints once the gallery
+    is loaded; fails with its output if it exits or times out first."""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline, seen = time.monotonic() + timeout, ''
+    while time.monotonic() < deadline and proc.poll() is None:
+        if sel.select(timeout=1):
+            line = proc.stdout.readline()
+            seen += line
+            if line.startswith('Serving the gallery on '):
+                return line.split()[-1]
+    proc.kill()
+    raise AssertionError('gallery server did not start:\n' + seen +
+                         proc.stderr.read()[-3000:])
 
 
 def write_photos(folder, count: int, seed: int = 0, start: int = 0,
                  size: int = 32) -> list:
-    """``count`` distinct small PNGs ``{i:04d}.png`` (in sub-folders)."""
+    """``count`` distinct small PNGs ``d{i % 3}/{i:04d}.png``."""
     rng = np.random.default_rng(seed)
     paths = []
     for i in range(start, start + count):
@@ -73,30 +88,19 @@ def other_ckpt(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def trained_shapes(tmp_path_factory):
-    """The shapes data and the tiny model trained on it with
-    ``tools/train.py`` (reduced: 1200 images, 150 iterations).
+    """The shapes data and the tiny model trained on it, exactly as the
+    offline quickstart of docs/retrieval.md does (``make_shapes_dataset.py
+    --train 3000 --test 240`` and ``tools/train.py`` for 400 iterations;
+    about a minute on a quiet 2-core machine).
 
     Returns:
         tuple[str, str]: The shapes data root and the checkpoint.
     """
     tmp = tmp_path_factory.mktemp('shapes')
-    root, work, iters = tmp / 'shapes', tmp / 'work', 150
-    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'data',
-                                             'make_shapes_dataset.py'),
-                    str(root), '--train', '1200', '--test', '120', '--seed',
-                    '0'], check=True, capture_output=True)
-    out = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'train.py'), TINY_CFG,
-         '--work-dir', str(work), '--cfg-options',
-         f'train_dataloader.dataset.data_root={root}',
-         f'val_dataloader.dataset.data_root={root}',
-         f'test_dataloader.dataset.data_root={root}',
-         f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
-         f'default_hooks.checkpoint.interval={iters}',
-         f'param_scheduler.0.end=20', f'param_scheduler.1.begin=20',
-         f'param_scheduler.1.end={iters}'],
-        capture_output=True, text=True, env=dict(tool_env(),
-                                                 OMP_NUM_THREADS='2'),
-        cwd=REPO, timeout=1200)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return str(root), str(work / f'iter_{iters}.pth')
+    root, work = tmp / 'shapes', tmp / 'work'
+    run_tool('data/make_shapes_dataset.py', root, '--train', '3000',
+             '--test', '240', '--seed', '0')
+    run_tool('train.py', TINY_CFG, '--work-dir', work, '--cfg-options',
+             *[f'{split}_dataloader.dataset.data_root={root}'
+               for split in ('train', 'val', 'test')])
+    return str(root), str(work / 'iter_400.pth')

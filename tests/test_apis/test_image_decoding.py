@@ -50,7 +50,7 @@ def write_probes(folder):
 def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('decoding')
     cfg = Config.fromfile(CONFIG)
-    cfg.model.text_prototype = LABELS
+    cfg.model.classes = LABELS
     torch.manual_seed(0)
     model = MODELS.build(cfg.model).eval()
     ckpt = tmp / 'tiny.pth'

@@ -6,17 +6,17 @@ import sys
 import pytest
 import torch
 from conftest import REPO
-from helpers.processes import run_tool
+from helpers.processes import run, run_tool
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmcnclip.apis import (RetrievalIndex, extract_features, image_to_text,
                            init_retrieval_model, text_to_image)
+from mmcnclip.apis.index_identity import (OtherModelError, check_index_model,
+                                          model_identity)
+from mmcnclip.datasets.shapes import make_dataset
+from mmcnclip.engine.runner_setup import load_config
 
 CFG = osp.join(REPO, 'configs', 'shapes', 'cn-clip_tiny_shapes.py')
-sys.path.insert(0, osp.join(REPO, 'tools'))
-sys.path.insert(0, osp.join(REPO, 'tools', 'data'))
-from make_shapes_dataset import make_dataset  # noqa: E402
-from runner_setup import load_config  # noqa: E402
 
 QUERY = '一个红色的圆形'
 
@@ -196,3 +196,74 @@ def test_tools(setup, tmp_path):
     found = re.findall(r'text_id=(\d+) score=\S+ text=(\S+)', image_part)
     assert [int(i) for i, _ in found] == want_texts
     assert [t for _, t in found] == [index.text_of(i) for i in want_texts]
+
+
+def test_index_stores_the_model_identity(setup, tmp_path):
+    index = setup['index']
+    assert index.model == model_identity(setup['model'])
+    path = str(tmp_path / 'index.pt')
+    index.save(path)
+    assert RetrievalIndex.load(path).model == index.model
+
+
+def test_search_with_another_model_is_refused(setup, tmp_path):
+    """The probe: index built with A, searched with B."""
+    index_path = tmp_path / 'index.pt'
+    setup['index'].save(str(index_path))
+    torch.manual_seed(1)
+    other = init_retrieval_model(setup['cfg'])
+    other_ckpt = tmp_path / 'other.pth'
+    torch.save(dict(state_dict=other.state_dict()), other_ckpt)
+    args = [sys.executable, osp.join(REPO, 'tools', 'retrieval_search.py'),
+            CFG, str(other_ckpt), '--index', str(index_path), '--text', QUERY]
+    refused = run(args, check=False)
+    assert refused.returncode != 0
+    assert f'retrieval index {index_path} was built with other model ' \
+        'weights' in refused.stderr, refused.stderr[-3000:]
+    assert 'Traceback' not in refused.stderr
+    allowed = run([*args, '--allow-other-model'])
+    assert 'allowed by --allow-other-model' in allowed.stdout + allowed.stderr
+    assert f'text: {QUERY}' in allowed.stdout
+
+
+def test_index_identity_checks(setup, mm_log):
+    current = model_identity(setup['model'], [dict(type='A')])
+    with pytest.raises(OtherModelError, match='stores no model identity'):
+        check_index_model(None, current, 'old.pt')
+    check_index_model(None, current, 'old.pt', allow_other_model=True)
+    assert 'old.pt stores no model identity' in mm_log.messages()[-1]
+    check_index_model(dict(current), current, 'same.pt')
+    assert len(mm_log.messages()) == 1
+    check_index_model(dict(current, preprocessing='[]'), current, 'idx.pt')
+    assert 'preprocessed differently from the gallery' in \
+        mm_log.messages()[-1]
+
+
+def test_image_to_text_without_pipeline_on_resnet(tmp_path):
+    """The default pipeline takes the input size from the backbone's
+    ``img_size``: ModifiedResNet (RN50-like) works like a ViT."""
+    from PIL import Image
+
+    from mmcnclip.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='mmcnclip.ChineseCLIP',
+        backbone=dict(type='mmcnclip.ModifiedResNet', base_channels=8,
+                      img_size=64, output_dims=16, head_width=64),
+        text_encoder=dict(
+            type='mmcnclip.BertTextEncoder', max_position=64,
+            arch=dict(embed_dims=32, num_layers=1, num_heads=2,
+                      feedforward_channels=64)),
+        text_proj=dict(type='mmcnclip.CLIPProjection', in_channels=32,
+                       out_channels=16))).eval()
+    assert model.backbone.img_size == 64
+    texts = ['红色', '蓝色', '绿色']
+    with torch.no_grad():
+        text_feats = torch.nn.functional.normalize(
+            model.encode_text(texts), dim=-1)
+    index = RetrievalIndex(text_feats=text_feats, text_ids=[1, 2, 3],
+                           texts=texts)
+    png = tmp_path / 'red.png'
+    Image.new('RGB', (80, 70), (255, 0, 0)).save(png)
+    hits = image_to_text(model, index, [str(png)], k=3)[0]
+    assert sorted(i for i, _ in hits) == [1, 2, 3]

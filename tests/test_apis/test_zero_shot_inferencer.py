@@ -1,12 +1,11 @@
 """mmpretrain's inferencer and get_model resolve mmcnclip's zero-shot names."""
-import math
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from conftest import build_official, official_zero_shot_scores, save_official
+from conftest import PromptCounter, official_zero_shot_scores, smooth_image
 from mmcnclip.model_index import hook_model_hub
 from mmcnclip.models.inference import is_prepared
 
@@ -21,27 +20,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope='module')
-def rn50_ckpt(tmp_path_factory):
-    """A random official-format RN50 checkpoint (logit scale ln 100, as in
-    the released ones)."""
-    official = build_official('RN50')
-    with torch.no_grad():
-        official.logit_scale.fill_(math.log(100))
-    path = tmp_path_factory.mktemp('ckpt') / 'rn50.pt'
-    save_official(official, path)
-    yield str(path), official
-    path.unlink()
-
-
-def smooth_image(path, seed):
-    rng = np.random.default_rng(seed)
-    coarse = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
-    img = Image.fromarray(coarse).resize((64, 48), Image.BILINEAR)
-    img.save(path, quality=95)
-    return str(path)
 
 
 def official_scores(official, image_path, classnames, templates):
@@ -59,6 +37,7 @@ def check_inferencer(ckpt, official, tmp_path, **kwargs):
         'cn-clip_resnet50_zeroshot-cls_cifar100', pretrained=ckpt,
         classes=CLASSES, **kwargs)
     head = inferencer.model.head
+    counter = PromptCounter(inferencer.model)
     assert type(inferencer.model).__name__ == 'ZeroShotClassifier'
     num_templates = len(head.templates)
     assert not is_prepared(inferencer.model)
@@ -67,7 +46,7 @@ def check_inferencer(ckpt, official, tmp_path, **kwargs):
     assert result['pred_class'] in CLASSES
     assert result['pred_class'] == CLASSES[int(np.argmax(
         result['pred_scores']))]
-    assert head.num_encoded_prompts == 4 * num_templates
+    assert counter.count == 4 * num_templates
 
     # The scores are those of the official procedure on the same image
     # (PIL loading from the file, PIL bicubic resize, same templates).
@@ -77,10 +56,10 @@ def check_inferencer(ckpt, official, tmp_path, **kwargs):
 
     # Unchanged classes: no re-encoding; changed classes: rebuilt.
     inferencer(smooth_image(tmp_path / 'other.jpg', 1))
-    assert head.num_encoded_prompts == 4 * num_templates
+    assert counter.count == 4 * num_templates
     inferencer.classes = ['鸟', '狗']
     result = inferencer(image)[0]
-    assert head.num_encoded_prompts == 6 * num_templates
+    assert counter.count == 6 * num_templates
     assert result['pred_scores'].shape == (2, )
     assert result['pred_class'] in ['鸟', '狗']
     return num_templates

@@ -10,7 +10,6 @@ import base64
 import io
 import json
 import os.path as osp
-import subprocess
 import sys
 
 import numpy as np
@@ -69,9 +68,7 @@ def tiny_retrieval_set(root: str, splits=('train', 'valid', 'test'),
 def build_official_lmdb(root: str, splits=('valid', )) -> str:
     """Run ``cn_clip.preprocess.build_lmdb_dataset`` on ``root``: writes
     ``root/lmdb/{split}/{imgs,pairs}``."""
-    proc = subprocess.run(
-        [sys.executable, '-m', 'cn_clip.preprocess.build_lmdb_dataset',
-         '--data_dir', root, '--splits', ','.join(splits)],
-        capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    from helpers.processes import run
+    run([sys.executable, '-m', 'cn_clip.preprocess.build_lmdb_dataset',
+         '--data_dir', root, '--splits', ','.join(splits)])
     return osp.join(root, 'lmdb')

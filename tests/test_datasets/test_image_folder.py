@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from mmcnclip.datasets import ZeroShotImageFolder
-from mmcnclip.models.text_encoding import CLIP_MEAN, CLIP_STD
+from mmcnclip.models.data_preprocessor import CLIP_MEAN, CLIP_STD
 from mmcnclip.registry import DATASETS
 
 NAMES = ['猫', '狗', '汽车']

@@ -143,8 +143,22 @@ def test_lmdb_rejects_pickled_objects_and_unknown_images(tmp_path):
         CNCLIPLmdbRetrieval(root, test_mode=True)
     ds = CNCLIPLmdbRetrieval(root, test_mode=True, skip_bad_rows=True)
     assert (ds.num_images, ds.num_texts) == (3, 2)
-    with pytest.raises(FileNotFoundError, match='Missing LMDB directory'):
+    with pytest.raises(FileNotFoundError,
+                       match=r'missing .*imgs \(LMDB directory'):
         CNCLIPLmdbRetrieval(str(tmp_path))
+
+
+def test_missing_files_say_where_and_how(tmp_path):
+    """The message names the file, the data_root and where to get it, and
+    ``check_files`` finds it without reading anything (lazy_init)."""
+    ds = CNCLIPTsvRetrieval(str(tmp_path), split='train', lazy_init=True,
+                            pipeline=PIPELINE)
+    for check in (ds.check_files, ds.full_init):
+        with pytest.raises(FileNotFoundError) as info:
+            check()
+        text = str(info.value)
+        assert osp.join(str(tmp_path), 'train_texts.jsonl') in text
+        assert 'OFA-Sys/Chinese-CLIP' in text and 'data_root' in text
 
 
 def test_plain_jsonl(tmp_path):

@@ -7,8 +7,8 @@ from PIL import Image
 from mmcnclip.datasets.transforms import (LoadImagePIL, PILResize,
                                           bgr_array_to_pil)
 from mmcnclip.datasets.transforms.loading import ImageDecodeError
-from mmcnclip.models.chinese_clip import default_data_preprocessor
-from mmcnclip.models.text_encoding import CLIP_MEAN, CLIP_STD
+from mmcnclip.models.data_preprocessor import (CLIP_MEAN, CLIP_STD,
+                                               default_data_preprocessor)
 from mmcnclip.registry import MODELS, TRANSFORMS
 
 MEAN = torch.tensor(CLIP_MEAN).view(3, 1, 1)

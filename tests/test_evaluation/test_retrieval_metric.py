@@ -4,7 +4,8 @@ import torch
 
 from mmcnclip.apis import RetrievalIndex
 from mmcnclip.evaluation.metrics import (ImageTextRecall, chunked_topk,
-                                         recall_at_k, stable_topk)
+                                         exact_scores, recall_at_k,
+                                         stable_topk)
 
 
 def e(*vals):
@@ -49,6 +50,20 @@ def test_ties_keep_gallery_order_whatever_the_chunks():
         _, found = index.search(q, 10, gallery=name, query_chunk=6,
                                 gallery_chunk=9)
         assert found == [[ids[j] for j in row] for row in expected]
+
+
+def test_identical_gallery_rows_score_exactly_alike():
+    gen = torch.Generator().manual_seed(0)
+    q, g = torch.randn(64, 512, generator=gen), torch.randn(37, 512,
+                                                           generator=gen)
+    g = torch.nn.functional.normalize(g, dim=1)
+    g[[10, 35]] = g[3].clone()  # inside and in the tail of the kernel
+    s = exact_scores(q, g, block=16)
+    assert torch.equal(s[:, 3], s[:, 10]) and torch.equal(s[:, 3], s[:, 35])
+    torch.testing.assert_close(s, q @ g.t())
+    ranked = chunked_topk(q, g, 37)[1].tolist()
+    for row in ranked:
+        assert row.index(3) < row.index(10) < row.index(35)
 
 
 def test_metric_duplicate_images_rank_in_gallery_order():

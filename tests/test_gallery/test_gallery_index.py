@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 import pytest
-from helpers.gallery import (GALLERY, TINY_CFG, gallery_cli, tool_env,
-                            write_photos)
+from helpers.gallery import (GALLERY, TINY_CFG, child_env, gallery_cli,
+                             write_photos)
 
 from mmcnclip.gallery import (GalleryModel, GallerySearch, GalleryStore,
                               ModelMismatchError, VectorIndex, index_folder)
@@ -114,7 +114,7 @@ def test_sigkill_mid_index_then_resume(tmp_path, tiny_ckpt):
     db, clean = tmp_path / 'killed.db', tmp_path / 'clean.db'
     args = [sys.executable, GALLERY, 'index', TINY_CFG, tiny_ckpt, str(root),
             '--db', str(db), '--batch-size', '2', '--workers', '1']
-    proc = subprocess.Popen(args, env=tool_env(), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(args, env=child_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 300

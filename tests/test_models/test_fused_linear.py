@@ -2,7 +2,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from test_low_precision import VIT, build
+from test_inference import VIT, build
 
 from mmcnclip.models.inference import fold_quick_gelu_
 from mmcnclip.models.layers.fused_linear import (FusedLinear,

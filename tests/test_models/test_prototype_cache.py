@@ -12,13 +12,14 @@ from helpers.processes import REPO, run
 from mmcnclip.models.heads import prototype_cache as pc
 from mmcnclip.text import ChineseTokenizer
 from mmcnclip.text.tokenizer import DEFAULT_VOCAB_FILE
-from test_zero_shot_head import CLASSES, TEMPLATES, tiny_head
+from conftest import PromptCounter
+from test_zero_shot_head import CLASSES, TEMPLATES, tiny_model
 
 
 def fresh(**kwargs):
     """Prototypes of a head without any cache (same seed: same weights)."""
     kwargs.pop('cache_file', None)
-    return tiny_head(**kwargs).get_prototypes()
+    return tiny_model(**kwargs).head.get_prototypes()
 
 
 def warnings_of(mm_log):
@@ -27,18 +28,21 @@ def warnings_of(mm_log):
 
 def test_context_length_is_part_of_the_key(tmp_path):
     path = str(tmp_path / 'protos.pth')
-    long = tiny_head(cache_file=path, context_length=24).get_prototypes()
-    short = tiny_head(cache_file=path, context_length=6)
-    got = short.get_prototypes()
-    assert short.num_encoded_prompts > 0, 'stale 24-token prototypes served'
+    long = tiny_model(cache_file=path,
+                      context_length=24).head.get_prototypes()
+    short = tiny_model(cache_file=path, context_length=6)
+    counter = PromptCounter(short)
+    got = short.head.get_prototypes()
+    assert counter.count > 0, 'stale 24-token prototypes served'
     assert torch.equal(got, fresh(context_length=6))
     assert (got - long).abs().max() > 1e-3
 
 
 def test_class_names_are_not_joined_ambiguously(tmp_path):
     path = str(tmp_path / 'protos.pth')
-    tiny_head(cache_file=path, classnames=['红色的', '圆形']).get_prototypes()
-    head = tiny_head(cache_file=path, classnames=['红色的\x1f圆形'])
+    tiny_model(cache_file=path,
+               classnames=['红色的', '圆形']).head.get_prototypes()
+    head = tiny_model(cache_file=path, classnames=['红色的\x1f圆形']).head
     got = head.get_prototypes()
     assert got.shape[0] == 1
     assert torch.equal(got, fresh(classnames=['红色的\x1f圆形']))
@@ -69,18 +73,18 @@ def test_normalisation_and_dtype_are_part_of_the_key():
 def test_in_place_data_copy_of_the_text_encoder_is_detected():
     """EMA swaps write ``p.data.copy_``: no version counter bump, and the
     text projection is unchanged."""
-    head = tiny_head()
-    before = head.get_prototypes().clone()
-    other = tiny_head()
+    model = tiny_model()
+    before = model.head.get_prototypes().clone()
+    other = tiny_model()
     torch.manual_seed(3)
     for p in other.text_encoder.parameters():
         p.data.normal_()
-    for mine, theirs in zip(head.text_encoder.parameters(),
+    for mine, theirs in zip(model.text_encoder.parameters(),
                             other.text_encoder.parameters()):
         mine.data.copy_(theirs.data)
-    after = head.get_prototypes()
+    after = model.head.get_prototypes()
     assert (after - before).abs().max() > 1e-3
-    assert torch.equal(after, other.get_prototypes())
+    assert torch.equal(after, other.head.get_prototypes())
 
 
 def tamper(path, change):
@@ -105,18 +109,19 @@ def tamper(path, change):
 ])
 def test_tampered_entry_is_recomputed(tmp_path, mm_log, what, change, reason):
     path = str(tmp_path / 'protos.pth')
-    tiny_head(cache_file=path).get_prototypes()
+    tiny_model(cache_file=path).head.get_prototypes()
     tamper(path, change)
     mm_log.records.clear()
-    head = tiny_head(cache_file=path)
+    head = tiny_model(cache_file=path).head
     assert torch.equal(head.get_prototypes(), fresh())
     (warning, ) = warnings_of(mm_log)
     assert path in warning and reason in warning, warning
     # The entry was replaced by a good one.
     mm_log.records.clear()
-    again = tiny_head(cache_file=path)
-    again.get_prototypes()
-    assert again.num_encoded_prompts == 0 and not warnings_of(mm_log)
+    again = tiny_model(cache_file=path)
+    counter = PromptCounter(again)
+    again.head.get_prototypes()
+    assert counter.count == 0 and not warnings_of(mm_log)
 
 
 class NotTensor:
@@ -126,7 +131,7 @@ class NotTensor:
 def broken_cache(path, kind):
     """Write a cache file with problem ``kind``; return its reason text."""
     if kind == 'truncated':
-        tiny_head(cache_file=path).get_prototypes()
+        tiny_model(cache_file=path).head.get_prototypes()
         data = open(path, 'rb').read()
         open(path, 'wb').write(data[:len(data) // 2])
         return 'truncated or corrupt'
@@ -153,7 +158,7 @@ def test_unreadable_cache_file_is_a_warning(tmp_path, mm_log, kind):
     reason = broken_cache(path, kind)
     before = open(path, 'rb').read()
     mm_log.records.clear()
-    head = tiny_head(cache_file=path)
+    head = tiny_model(cache_file=path).head
     assert torch.equal(head.get_prototypes(), fresh())
     (warning, ) = warnings_of(mm_log)
     assert f'Text prototype cache {path} is not used' in warning
@@ -166,7 +171,7 @@ def test_unwritable_cache_folder_is_a_warning(tmp_path, mm_log):
     blocker = tmp_path / 'file'
     blocker.write_text('')
     path = str(blocker / 'protos.pth')  # its "folder" is a file
-    head = tiny_head(cache_file=path)
+    head = tiny_model(cache_file=path).head
     assert torch.equal(head.get_prototypes(), fresh())
     (warning, ) = warnings_of(mm_log)
     assert 'Text prototypes are not cached' in warning and path in warning
@@ -179,7 +184,7 @@ def test_read_only_cache_folder_is_a_warning(tmp_path, mm_log):
     folder.chmod(0o555)
     path = str(folder / 'protos.pth')
     try:
-        assert torch.equal(tiny_head(cache_file=path).get_prototypes(),
+        assert torch.equal(tiny_model(cache_file=path).head.get_prototypes(),
                            fresh())
     finally:
         folder.chmod(0o755)
@@ -191,9 +196,9 @@ CHILD = """
 import torch, mmcnclip
 from mmengine.logging import MMLogger
 MMLogger.get_instance('mmcnclip-child')
-from test_zero_shot_head import tiny_head
-head = tiny_head(cache_file={path!r}, classnames={classes!r},
-                 templates=['{{}}'])
+from test_zero_shot_head import tiny_model
+head = tiny_model(cache_file={path!r}, classnames={classes!r},
+                  templates=['{{}}']).head
 torch.save(head.get_prototypes(), {out!r})
 """
 #: 400 long class names: prototypes of ~26 KB, a cache file of ~90 KB.
@@ -202,8 +207,8 @@ MANY = [f'类别{i}' + '很长的名字' * 10 for i in range(400)]
 
 def test_full_disk_is_a_warning_and_keeps_the_cache(tmp_path):
     path = str(tmp_path / 'protos.pth')
-    tiny_head(cache_file=path, classnames=CLASSES[:1],
-              templates=['{}']).get_prototypes()
+    tiny_model(cache_file=path, classnames=CLASSES[:1],
+               templates=['{}']).head.get_prototypes()
     before = open(path, 'rb').read()
     out = str(tmp_path / 'protos_out.pth')
     script = CHILD.format(path=path, out=out, classes=MANY)

@@ -94,6 +94,8 @@ def test_loads_chinese_clip_layout_and_clip_api(tmp_path):
 
     from mmengine.runner import load_checkpoint
     model = MODELS.build(tiny_cfg()).eval()
+    # One layout: the same keys, loaded without any remapping.
+    assert model.state_dict().keys() == two_tower.state_dict().keys()
     load_checkpoint(model, path, map_location='cpu', strict=True)
     assert torch.equal(model.logit_scale, two_tower.logit_scale)
     images = torch.randn(2, 3, 32, 32)

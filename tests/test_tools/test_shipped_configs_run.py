@@ -8,8 +8,8 @@ widths), generated data passed with ``--cfg-options``. One config of each
 family runs by default, the others are marked ``slow``.
 
 Covered elsewhere: ``configs/shapes`` (tests/test_shapes_e2e.py), the Taiyi
-model configs, which no tool runs (tests/test_taiyi), and the mmdet/mmseg
-configs (tests/test_compose, dense environment).
+model configs, which no tool runs (tests/test_models/test_taiyi), and the
+mmdet/mmseg configs (tests/test_compose, dense environment).
 """
 import glob
 import os
@@ -128,7 +128,7 @@ def zero_shot_data(tmp_path, dataset_type):
         return [f'test_dataloader.dataset.data_root={root}']
     image_folder(root)
     return [f'test_dataloader.dataset.data_root={root}',
-            f'model.text_prototype={root}/label_cn.txt']
+            f'model.classes={root}/label_cn.txt']
 
 
 def metrics_line(log, key):

@@ -19,7 +19,7 @@ from mmengine.dataset import default_collate
 from test_datasets.cifar_files import write_cifar100
 
 from mmcnclip.checkpoint import load_checkpoint_file
-from mmcnclip.models.text_encoding import CLIP_MEAN, CLIP_STD
+from mmcnclip.models.data_preprocessor import CLIP_MEAN, CLIP_STD
 from mmcnclip.registry import DATASETS, MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -120,6 +120,11 @@ def test_test_py(setup, tmp_path):
     _check_metrics(out, setup['expected'])
     assert 'accuracy/top1: {:.4f}'.format(
         setup['expected']['accuracy/top1']) in log
+    # Progress over the dataset, as plain lines (no '\r') in the log file.
+    assert f'{N_TEST}/{N_TEST} images, ' in log and '\r' not in log
+    log_file = next((tmp_path / 'work').glob('*/*.log')).read_text()
+    assert f'{N_TEST}/{N_TEST} images, ' in log_file
+    assert '\r' not in log_file
     # Predictions dump (default --out-item): one entry per test image.
     preds = tmp_path / 'preds.pkl'
     run_tool('test.py', setup['cfg'], setup['ckpt'], '--work-dir',
@@ -133,6 +138,17 @@ def test_test_py(setup, tmp_path):
     assert len(dumped) == N_TEST
     assert [int(d['pred_label']) == int(d['gt_label']) for d in dumped] == \
         [r == 0 for r in setup['ranks']]
+
+
+def test_test_py_weights_named_by_the_config(setup, tmp_path):
+    """Without a checkpoint argument, model.pretrained is loaded (how the
+    Taiyi-CLIP zero-shot configs name their two towers)."""
+    out = tmp_path / 'metrics.json'
+    _run([sys.executable, osp.join(TOOLS, 'test.py'), setup['cfg'],
+          '--work-dir', str(tmp_path / 'work'), '--out', str(out),
+          '--out-item', 'metrics', '--cfg-options',
+          f'model.pretrained={setup["ckpt"]}'], cwd=tmp_path)
+    _check_metrics(out, setup['expected'])
 
 
 def test_test_py_prepare_keeps_predictions(setup, tmp_path):

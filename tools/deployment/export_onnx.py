@@ -13,17 +13,13 @@ sizes 1 and 3 when it is installed.
 """
 import argparse
 import os
-import sys
 
 import torch
 from mmengine.config import Config
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-
-from mmcnclip.checkpoint import load_pretrained  # noqa: E402
-from mmcnclip.deployment.onnx_export import (  # noqa: E402
-    TOWERS, check_onnx, export_onnx, infer_image_size)
+from mmcnclip.checkpoint import load_pretrained
+from mmcnclip.deployment.onnx_export import TOWERS, check_onnx, export_onnx
+from mmcnclip.models.inference import image_input_size
 
 
 def parse_args():
@@ -62,7 +58,7 @@ def main():
             continue
         for batch in (1, 3):
             if tower == 'image':
-                size = infer_image_size(model)
+                size = image_input_size(model)
                 inputs = {'images': torch.randn(batch, 3, size, size)}
             else:
                 texts = ['一只猫的照片', '天安门广场上的人群', '红色'][:batch]

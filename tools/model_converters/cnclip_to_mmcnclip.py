@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 from mmcnclip import __version__
 from mmcnclip.checkpoint import convert_state_dict, load_checkpoint_file
 from mmcnclip.checkpoint.convert import unwrap_checkpoint
+from mmcnclip.checkpoint.formats import FORMATS
 from mmcnclip.checkpoint.io import resolve_weight_file
 from mmcnclip.utils.atomic_save import atomic_torch_save
 
@@ -120,8 +121,9 @@ def parse_args(argv: Optional[Sequence[str]] = None):
         '--half', action='store_true', help='store weights in fp16')
     parser.add_argument(
         '--format',
-        choices=['official', 'huggingface', 'mmpretrain', 'mmcnclip'],
-        help='source layout (detected from the keys by default)')
+        choices=list(FORMATS),
+        help='source layout, detected from the keys by default: ' + '; '.join(
+            f'{name}: {spec.description}' for name, spec in FORMATS.items()))
     return parser.parse_args(argv)
 
 

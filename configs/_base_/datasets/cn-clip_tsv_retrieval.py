@@ -2,11 +2,11 @@
 # ({split}_texts.jsonl + {split}_imgs.tsv under data_root). Dataset configs
 # inherit this and set data_root in every dataloader.
 data_root = None
-image_size = 224
+img_size = 224
 
 train_pipeline = [
     dict(type='mmcnclip.LoadImagePIL'),
-    dict(type='mmcnclip.PILResize', scale=image_size),
+    dict(type='mmcnclip.PILResize', scale=img_size),
     dict(type='mmcnclip.PackImageText'),
 ]
 test_pipeline = train_pipeline
@@ -40,3 +40,5 @@ val_evaluator = dict(type='mmcnclip.ImageTextRecall')
 
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
+val_cfg = dict()
+test_cfg = dict()

@@ -1,11 +1,11 @@
 # The offline "shapes" demonstration data (tools/data/make_shapes_dataset.py)
 # in the official jsonl + tsv format: training pairs and a retrieval gallery.
 data_root = 'data/shapes'
-image_size = 32
+img_size = 32
 
 train_pipeline = [
     dict(type='mmcnclip.LoadImagePIL'),
-    dict(type='mmcnclip.PILResize', scale=image_size),
+    dict(type='mmcnclip.PILResize', scale=img_size),
     dict(type='mmcnclip.PackImageText'),
 ]
 test_pipeline = train_pipeline

@@ -3,6 +3,14 @@
 # GPU, 3 epochs, AMP (`tools/train.py --amp` on a GPU). AdamW betas/eps are the cn_clip/training/params.py
 # defaults for ViT towers; RN50 configs override them with (0.9, 0.999) and
 # 1e-8.
+#
+# The model keeps ChineseCLIP's defaults: loss mmcnclip.CLIPContrastiveLoss
+# with negatives gathered across GPUs with gradients (gather=True,
+# gather_with_grad=True); set model.freeze_vision=True for the official
+# --freeze-vision and model.with_cp=True for gradient checkpointing of both
+# towers.
+_base_ = ['../default_runtime.py']
+
 max_epochs = 3
 optim_wrapper = dict(
     type='OptimWrapper',
@@ -19,7 +27,9 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
+# keep the best checkpoint by mean recall, and the last
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1,
+                    save_best='retrieval/MR', rule='greater'))
 # linear lr scaling with `tools/train.py --auto-scale-lr`
 auto_scale_lr = dict(base_batch_size=128 * 8)

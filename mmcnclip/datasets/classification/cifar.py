@@ -117,11 +117,18 @@ class _CIFAR(BaseDataset):
         path = osp.join(self.data_root, self.base_folder, name)
         if not osp.isfile(path):
             raise FileNotFoundError(
-                f'{self.__class__.__name__}: missing {path}. Download '
+                f'{self.__class__.__name__}: missing {osp.abspath(path)}. '
+                'Download '
                 f'{self.url} and extract it under data_root '
                 f'({self.data_root!r}) so that {self.base_folder}/ is there '
                 '(mmcnclip never downloads data).')
         return path
+
+    def check_files(self) -> None:
+        """Raise ``FileNotFoundError`` (saying where to get them) unless
+        the meta and split files are there; cheap, nothing is read."""
+        for name in (self.meta_file, *self.split_files[self.split]):
+            self._path(name)
 
     def load_data_list(self) -> List[dict]:
         """Read the split's pickles into samples with BGR ``img`` arrays."""

@@ -73,6 +73,13 @@ def list_images(class_dir: str) -> List[str]:
 class ZeroShotImageFolder(BaseDataset):
     """A split of an ELEVATER / ImageNet-CN style image folder.
 
+    Kept instead of mmpretrain's ``CustomDataset(data_root,
+    data_prefix=split, classes=label_file)``: measured by
+    ``tools/misc/library_alternatives.py``, that one drops the ``.webp`` and
+    ``.tiff`` images torchvision's ``ImageFolder`` (the official evaluation)
+    counts, orders a class folder's own files after those of its
+    sub-folders (ImageFolder: before) and only warns on empty classes.
+
     Samples have ``img_path`` and ``gt_label``; ``metainfo['classes']``
     holds the class names from the label file.
 
@@ -120,6 +127,11 @@ class ZeroShotImageFolder(BaseDataset):
             data_prefix=split,
             classes=classes,
             **kwargs)
+
+    def check_files(self) -> None:
+        """Raise ``FileNotFoundError`` unless the split directory has
+        class directories (the label file is checked when built)."""
+        find_class_dirs(self.data_prefix['img_path'])
 
     def load_data_list(self) -> List[dict]:
         """List the images of the split with their label indices."""

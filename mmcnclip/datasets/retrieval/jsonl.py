@@ -3,8 +3,9 @@ import json
 import os.path as osp
 
 from mmcnclip.registry import DATASETS
+from mmcnclip.text import normalize_text
 from .base import ImageTextRetrievalBase
-from .records import BadRowError, preprocess_text
+from .records import BadRowError
 
 
 @DATASETS.register_module()
@@ -67,7 +68,7 @@ class ImageTextJsonl(ImageTextRetrievalBase):
                 images[image_id] = full
                 for cap in caps:
                     texts.append(dict(text_id=len(texts),
-                                      text=preprocess_text(cap),
+                                      text=normalize_text(cap),
                                       image_ids=[image_id]))
         return images, texts
 

@@ -3,10 +3,23 @@ import os.path as osp
 from typing import Optional
 
 from mmcnclip.registry import DATASETS
+from mmcnclip.text import normalize_text
 from .base import ImageTextRetrievalBase
 from .records import (BadRowError, decode_base64_image, index_tsv,
-                      lmdb_get, norm_id, open_lmdb, preprocess_text,
+                      lmdb_get, norm_id, open_lmdb,
                       read_texts_jsonl, read_tsv_image, safe_unpickle)
+
+
+def missing_message(dataset, path: str, what: str) -> str:
+    """One line: the missing file, where it was looked for, how to get
+    it (the official MUGE / Flickr30K-CN / COCO-CN files)."""
+    return (
+        f'{type(dataset).__name__}: missing {osp.abspath(path)} ({what}, '
+        f'data_root {dataset.data_root!r}). Get the official MUGE / '
+        'Flickr30K-CN / COCO-CN files via the "Datasets" section of '
+        'github.com/OFA-Sys/Chinese-CLIP and unzip them under data/datasets/,'
+        ' or pass --cfg-options test_dataloader.dataset.data_root=DIR '
+        '(mmcnclip never downloads data).')
 
 
 @DATASETS.register_module()
@@ -15,7 +28,10 @@ class CNCLIPTsvRetrieval(ImageTextRetrievalBase):
 
     ``{split}_texts.jsonl`` has one ``{"text_id", "text", "image_ids"}``
     per line; ``{split}_imgs.tsv`` one ``image_id<TAB>base64 image`` per
-    row. Items are described in :class:`ImageTextRetrievalBase`.
+    row. Items are described in :class:`ImageTextRetrievalBase`. The image
+    gallery is in the order of the official LMDB (and of the official
+    feature files): image ids sorted as strings, so that tied scores rank
+    like in ``cn_clip/eval``.
 
     Args:
         data_root (str): Folder with the files, e.g.
@@ -36,15 +52,26 @@ class CNCLIPTsvRetrieval(ImageTextRetrievalBase):
         self.verify_images = verify_images
         super().__init__(data_root=data_root, **kwargs)
 
+    def check_files(self) -> None:
+        """Raise ``FileNotFoundError`` (saying where to get them) unless
+        ``{split}_texts.jsonl`` and ``{split}_imgs.tsv`` are there."""
+        for name in ('texts.jsonl', 'imgs.tsv'):
+            path = osp.join(self.data_root, f'{self.split}_{name}')
+            if not osp.isfile(path):
+                raise FileNotFoundError(missing_message(
+                    self, path, f'split {self.split!r}'))
+
     def load_records(self):
         texts_path = osp.join(self.data_root, f'{self.split}_texts.jsonl')
         self.tsv_path = osp.join(self.data_root, f'{self.split}_imgs.tsv')
-        for path in (texts_path, self.tsv_path):
-            if not osp.isfile(path):
-                raise FileNotFoundError(f'Missing {path}')
+        self.check_files()
         index = index_tsv(self.tsv_path, self._checker, self.verify_images)
         texts = read_texts_jsonl(texts_path, self._checker,
                                  index.__contains__)
+        # gallery in LMDB key order (bytewise str(image_id)), the order of
+        # the official feature files: equal scores then rank alike
+        index = dict(sorted(index.items(),
+                            key=lambda kv: str(kv[0]).encode('utf-8')))
         return index, texts
 
     def load_image(self, source) -> dict:
@@ -96,14 +123,21 @@ class CNCLIPLmdbRetrieval(ImageTextRetrievalBase):
             return self.data_root
         return osp.join(self.data_root, 'lmdb', self.split)
 
+    def check_files(self) -> None:
+        """Raise ``FileNotFoundError`` (saying where to get them) unless
+        the ``imgs`` and ``pairs`` LMDB directories are there."""
+        for name in ('imgs', 'pairs'):
+            path = osp.join(self.lmdb_root, name)
+            if not osp.isdir(path):
+                raise FileNotFoundError(missing_message(
+                    self, path, 'LMDB directory'))
+
     def _env(self, name: str):
         import os
         key = (name, os.getpid())  # one handle per (forked) process
         if key not in self._envs:
-            path = osp.join(self.lmdb_root, name)
-            if not osp.isdir(path):
-                raise FileNotFoundError(f'Missing LMDB directory {path}')
-            self._envs[key] = open_lmdb(path)
+            self.check_files()
+            self._envs[key] = open_lmdb(osp.join(self.lmdb_root, name))
         return self._envs[key]
 
     def load_records(self):
@@ -150,7 +184,7 @@ class CNCLIPLmdbRetrieval(ImageTextRetrievalBase):
                                   f'refers to unknown image id {image_id!r}')
                 continue
             entry = texts.setdefault(
-                text_id, dict(text_id=text_id, text=preprocess_text(text),
+                text_id, dict(text_id=text_id, text=normalize_text(text),
                               image_ids=[]))
             entry['image_ids'].append(image_id)
         return images, list(texts.values())

@@ -11,6 +11,8 @@ from PIL import Image
 
 from ..transforms.loading import ImageDecodeError, open_image
 
+from mmcnclip.text import normalize_text
+
 
 class BadRowError(ValueError):
     """A row of a dataset file cannot be used; names the file and row."""
@@ -26,11 +28,6 @@ def norm_id(value):
     if not text:
         raise ValueError('empty id')
     return int(text) if text.lstrip('-').isdigit() else text
-
-
-def preprocess_text(text: str) -> str:
-    """Official caption normalisation (``cn_clip/training/data.py``)."""
-    return text.lower().replace('“', '"').replace('”', '"')
 
 
 def decode_base64_image(data, where: str) -> Image.Image:
@@ -109,7 +106,7 @@ def read_texts_jsonl(path: str, checker: RowChecker,
                 checker.bad(path, f'{where}: duplicate text_id {text_id!r}')
                 continue
             seen.add(text_id)
-            texts.append(dict(text_id=text_id, text=preprocess_text(text),
+            texts.append(dict(text_id=text_id, text=normalize_text(text),
                               image_ids=image_ids))
     return texts
 

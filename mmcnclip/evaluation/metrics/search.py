@@ -14,9 +14,11 @@ def chunked_topk(queries: torch.Tensor,
 
     Only ``query_chunk x gallery_chunk`` scores exist at any time: the
     gallery is scanned in chunks and a running top-k is merged, so a 100k+
-    gallery never needs a full ``N x M`` score matrix. Equal scores are
-    ranked in gallery order, whatever the chunk sizes (see
-    :func:`stable_topk`).
+    gallery never needs a full ``N x M`` score matrix. Scores come from
+    :func:`exact_scores`, so equal gallery rows (duplicate images or
+    captions) score exactly alike, and equal scores rank in gallery order
+    whatever the chunk sizes (:func:`stable_topk`), like the official
+    evaluation.
 
     Args:
         queries (Tensor): Query features of shape (N, D).
@@ -44,11 +46,35 @@ def chunked_topk(queries: torch.Tensor,
         best_i = torch.zeros((q.shape[0], 0), dtype=torch.long)
         for start in range(0, gallery.shape[0], gallery_chunk):
             g = gallery[start:start + gallery_chunk]
-            s, i = stable_topk(q @ g.t(), k)
+            s, i = stable_topk(exact_scores(q, g), k)
             best_s, best_i = merge_topk(best_s, best_i, s, i + start, k)
         all_scores.append(best_s)
         all_index.append(best_i)
     return torch.cat(all_scores), torch.cat(all_index)
+
+
+def exact_scores(queries: torch.Tensor, gallery: torch.Tensor,
+                 block: int = 4096) -> torch.Tensor:
+    """``queries @ gallery.T`` in float64, rounded to float32.
+
+    A float32 product rounds each score differently depending on where its
+    column falls in the matrix kernel, so two identical gallery rows can
+    differ in the last bit and their order becomes arbitrary. Products of
+    float32 values are exact in float64 and the float64 sums differ by far
+    less than a float32 step, so identical rows get identical scores.
+    Memory: one float64 copy of ``block`` gallery rows at a time.
+
+    Args:
+        queries (Tensor): (N, D).
+        gallery (Tensor): (M, D).
+        block (int): Gallery rows per float64 product. Defaults to 4096.
+
+    Returns:
+        Tensor: (N, M) float32 scores.
+    """
+    q = queries.double()
+    return torch.cat([(q @ g.double().t()).float()
+                      for g in gallery.split(block)], dim=1)
 
 
 def stable_topk(scores: torch.Tensor,

@@ -129,6 +129,7 @@ class ModifiedResNet(FreezesStages, BaseModule):
         if depth not in self.arch_zoo:
             raise ValueError(f'Unsupported depth {depth}; choose one of '
                              f'{sorted(self.arch_zoo)}')
+        self.img_size = img_size
         self.out_indices = normalise_indices(out_indices, 5)
         if 4 in self.out_indices and not with_attnpool:
             raise ValueError('out index 4 (attention pool) needs '

@@ -90,6 +90,7 @@ class CLIPVisionTransformer(FreezesStages, BaseModule):
         dims = self.arch_settings['embed_dims']
         self.num_layers = self.arch_settings['num_layers']
         self.embed_dims = dims
+        self.img_size = img_size
         self.patch_size = patch_size
         self.grid = (img_size // patch_size, img_size // patch_size)
         if out_type not in self.OUT_TYPES:

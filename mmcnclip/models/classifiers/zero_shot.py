@@ -1,5 +1,5 @@
 """Zero-shot image classifier built from the Chinese CLIP towers."""
-from typing import List, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import torch
 from mmpretrain.models.classifiers import ImageClassifier
@@ -7,33 +7,31 @@ from mmpretrain.models.classifiers import ImageClassifier
 from mmcnclip.checkpoint import LoadsAnyCheckpointLayout
 from mmcnclip.registry import MODELS
 from mmcnclip.text import get_classnames
-from ..chinese_clip import default_data_preprocessor
+from ..data_preprocessor import default_data_preprocessor
+from ..text_tower import TextTower
 from .class_names import ClassNames, calling_inferencer_classes
 from ..inference import PreparesForInference
 
 #: model-level argument -> argument of the head it is passed to.
-HEAD_ARGS = {
-    'text_encoder': 'text_encoder',
-    'text_proj': 'text_proj',
-    'text_prototype': 'classnames',
-    'text_prompt': 'templates',
-    'context_length': 'context_length',
-    'vocab_file': 'vocab_file',
-}
+HEAD_ARGS = {'text_prototype': 'classnames', 'text_prompt': 'templates'}
 
 
 @MODELS.register_module()
 class ZeroShotClassifier(PreparesForInference, LoadsAnyCheckpointLayout,
+                         TextTower,
                          ImageClassifier):
     """Chinese CLIP as an mmpretrain image classifier.
 
     The image tower (``backbone`` and ``neck``) gives the image embedding;
-    the head (:class:`~mmcnclip.models.heads.ZeroShotClsHead`) owns the text
-    tower and scores the embedding against the text prototypes of the class
-    names. Accepts exactly the model dicts of
-    ``configs/_base_/models/cn-clip_*.py`` and loads the official, Hugging
-    Face, mmpretrain and mmcnclip checkpoints (see
-    :class:`~mmcnclip.checkpoint.LoadsAnyCheckpointLayout`).
+    the text side (``text_encoder``, ``text_proj``, ``logit_scale``,
+    tokenizer) lives on the model exactly as in
+    :class:`~mmcnclip.models.ChineseCLIP`, so both share one checkpoint
+    layout. The head (:class:`~mmcnclip.models.heads.ZeroShotClsHead`) owns
+    no tower: it encodes the class prompts with this model's text side,
+    caches the prototypes and scores the image embedding against them.
+    Accepts exactly the model dicts of ``configs/_base_/models/cn-clip_*.py``
+    and loads the official, Hugging Face, mmpretrain and mmcnclip checkpoints
+    (see :class:`~mmcnclip.checkpoint.LoadsAnyCheckpointLayout`).
 
     Class names live in one place, the model: ``classes`` are what it
     predicts (``pred_class`` of mmpretrain's inferencers) and, unless
@@ -49,8 +47,8 @@ class ZeroShotClassifier(PreparesForInference, LoadsAnyCheckpointLayout,
 
     Args:
         backbone (dict): Image tower.
-        text_encoder (dict): Text tower, passed to the head.
-        text_proj (dict): Text projection, passed to the head.
+        text_encoder (dict): Text tower.
+        text_proj (dict): Text projection.
         neck (dict, optional): Image projection (None for ModifiedResNet).
             Defaults to None.
         classes (str | list[str], optional): Class names: a built-in set
@@ -64,29 +62,28 @@ class ZeroShotClassifier(PreparesForInference, LoadsAnyCheckpointLayout,
             ``'imagenet'``, ``'single'``, a list or a file; passed to the head
             as ``templates``. None keeps the head's value (``'openai'`` by
             default). Defaults to None.
-        context_length (int, optional): Tokenizer context length; None keeps
-            the head's value (52). Defaults to None.
+        context_length (int): Tokenizer context length. Defaults to 52.
         vocab_file (str, optional): Vocabulary file. Defaults to None.
+        freeze_text (bool): Freeze the text tower (no gradients, eval mode;
+            the head then uses cached prototypes in training too). Defaults
+            to False.
         head (dict, optional): Further options of the head, e.g.
-            ``dict(cache_file='protos.pth', freeze_text=True)``. Defaults to
+            ``dict(cache_file='protos.pth')``. Defaults to
             ``dict(type='mmcnclip.ZeroShotClsHead')``.
         data_preprocessor (dict, optional): Defaults to
             ``ClsDataPreprocessor`` with CLIP mean/std on RGB input.
         train_cfg (dict, optional): Batch augmentations, see
             :class:`mmpretrain.models.ImageClassifier`. Defaults to None.
-        pretrained (str, optional): Checkpoint loaded at ``init_weights``.
-            Defaults to None.
+        pretrained (str | dict, optional): Checkpoint loaded at
+            ``init_weights``; a dict names an image and a text checkpoint to
+            merge (see :meth:`~mmcnclip.checkpoint.LoadsAnyCheckpointLayout.
+            set_tower_checkpoints`, e.g. Taiyi-CLIP). Defaults to None.
         inference_precision (str, optional): As for
             :class:`~mmcnclip.models.ChineseCLIP`: the precision of the
             preparation on the first ``test_step``; None keeps the
             unprepared model. Defaults to ``'fp32'``.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
-    layout_prefixes = {
-        'text_encoder.': 'head.text_encoder.',
-        'text_proj.': 'head.text_proj.',
-        'logit_scale': 'head.logit_scale',
-    }
 
     def __init__(self,
                  backbone: dict,
@@ -96,12 +93,13 @@ class ZeroShotClassifier(PreparesForInference, LoadsAnyCheckpointLayout,
                  classes=None,
                  text_prototype=None,
                  text_prompt=None,
-                 context_length: Optional[int] = None,
+                 context_length: int = 52,
                  vocab_file: Optional[str] = None,
+                 freeze_text: bool = False,
                  head: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
-                 pretrained: Optional[str] = None,
+                 pretrained: Union[str, dict, None] = None,
                  inference_precision: Optional[str] = 'fp32',
                  init_cfg: Optional[dict] = None):
         head_cfg = dict(type='mmcnclip.ZeroShotClsHead')
@@ -109,10 +107,9 @@ class ZeroShotClassifier(PreparesForInference, LoadsAnyCheckpointLayout,
         class_names = ClassNames(classes, text_prototype)
         class_names.named |= 'classnames' in head_cfg
         prompts = class_names.prompt_names()
-        given = dict(text_encoder=text_encoder, text_proj=text_proj,
-                     text_prototype=None if prompts is None else list(prompts),
-                     text_prompt=text_prompt, context_length=context_length,
-                     vocab_file=vocab_file)
+        given = dict(
+            text_prototype=None if prompts is None else list(prompts),
+            text_prompt=text_prompt)
         for arg, value in given.items():
             if value is None:
                 continue
@@ -126,11 +123,17 @@ class ZeroShotClassifier(PreparesForInference, LoadsAnyCheckpointLayout,
             backbone=backbone,
             neck=neck,
             head=head_cfg,
-            pretrained=pretrained,
+            pretrained=None if isinstance(pretrained, dict) else pretrained,
             train_cfg=train_cfg,
             data_preprocessor=default_data_preprocessor(
                 data_preprocessor, 'ClsDataPreprocessor'),
             init_cfg=init_cfg)
+        if isinstance(pretrained, dict):
+            self.set_tower_checkpoints(pretrained)
+        self.init_text_tower(text_encoder, text_proj, context_length,
+                             vocab_file, freeze_text)
+        self.head.bind_text_tower(self)
+        self.freeze_modules()
         self.set_inference_precision(inference_precision)
         self.class_names = class_names
         self._other_meta = {}
@@ -201,26 +204,6 @@ class ZeroShotClassifier(PreparesForInference, LoadsAnyCheckpointLayout,
         """``ImageClassifier.predict`` after checking the class names."""
         self.class_names.check()
         return super().predict(inputs, data_samples, **kwargs)
-
-    # CLIP-familiar API ------------------------------------------------- #
-    @property
-    def logit_scale(self) -> torch.nn.Parameter:
-        """The learned log temperature (held by the head)."""
-        return self.head.logit_scale
-
-    @property
-    def tokenizer(self):
-        """The head's :class:`~mmcnclip.text.ChineseTokenizer`."""
-        return self.head.tokenizer
-
-    def tokenize(self, texts: Union[str, List[str]],
-                 pad_to_longest: bool = False) -> torch.Tensor:
-        """Token ids like ``cn_clip.clip.tokenize``."""
-        return self.head.tokenize(texts, pad_to_longest=pad_to_longest)
-
-    def encode_text(self, texts) -> torch.Tensor:
-        """Projected, unnormalised text features (B, embed_dim)."""
-        return self.head.encode_text(texts)
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """Projected, unnormalised image features (B, embed_dim)."""

@@ -10,8 +10,9 @@ Two fingerprints of the text tower are used:
   ``no_grad``), plus a few strided samples of its values, which catch
   writes through ``.data`` (EMA swaps use ``p.data.copy_``) that bypass the
   version counter.
-* :func:`weights_digest` hashes the bytes of every tensor. It identifies
-  weights across processes and keys the optional cache file.
+* :func:`~mmcnclip.models.fingerprint.weights_digest` hashes the bytes of
+  every tensor. It identifies weights across processes and keys the
+  optional cache file.
 
 A cache file entry stores the whole request it answers (weights digest,
 class names, templates, tokenizer vocabulary and context length, text
@@ -27,7 +28,7 @@ import logging
 import os.path as osp
 import pickle
 from collections import OrderedDict
-from typing import Callable, Iterable, List, Sequence, Tuple
+from typing import Callable, Sequence
 
 import torch
 from mmengine.dist import is_main_process
@@ -36,6 +37,7 @@ from torch import nn
 
 from mmcnclip.checkpoint.file_check import READ_ERRORS, sniff_format
 from mmcnclip.utils.atomic_save import atomic_torch_save
+from ..fingerprint import named_tensors, sampled_values
 
 #: Format tag written into cache files (older tags are replaced).
 CACHE_FORMAT = 'mmcnclip-text-prototypes-v2'
@@ -49,20 +51,6 @@ class CacheFileProblem(Exception):
     """A prototype cache file or entry cannot be used; says why."""
 
 
-def _tensors(modules: Iterable[nn.Module]) -> List[Tuple[str, torch.Tensor]]:
-    """``(name, tensor)`` of the modules' state, also inside the tuples of
-    packed (int8 quantised) parameters; non-tensor entries are skipped."""
-    out = []
-    for index, module in enumerate(modules):
-        for name, value in module.state_dict(keep_vars=True).items():
-            if isinstance(value, (tuple, list)):
-                out.extend((f'{index}.{name}.{i}', t)
-                           for i, t in enumerate(value) if torch.is_tensor(t))
-            elif torch.is_tensor(value):
-                out.append((f'{index}.{name}', value))
-    return out
-
-
 def weights_fingerprint(modules: Sequence[nn.Module]) -> tuple:
     """A cheap identity of the current weights of ``modules``.
 
@@ -74,36 +62,11 @@ def weights_fingerprint(modules: Sequence[nn.Module]) -> tuple:
         updated in place in between (up to writes through ``.data`` that
         leave every sampled value unchanged).
     """
-    tensors = _tensors(modules)
+    tensors = named_tensors(modules)
     state = tuple((name, t.data_ptr(), t._version, t.dtype, str(t.device),
                    tuple(t.shape)) for name, t in tensors)
-    with torch.no_grad():
-        samples = []
-        for _, t in tensors:
-            t = t.int_repr() if t.is_quantized else t  # int8 layers
-            flat = t.detach().reshape(-1)
-            step = max(1, flat.numel() // FINGERPRINT_SAMPLES)
-            samples.append(flat[::step].double())
-        values = torch.cat(samples).cpu() if samples else torch.zeros(0)
+    values = sampled_values([t for _, t in tensors], FINGERPRINT_SAMPLES)
     return state + (hashlib.sha1(values.numpy().tobytes()).hexdigest(), )
-
-
-def weights_digest(modules: Sequence[nn.Module]) -> str:
-    """SHA-1 of the names, dtypes, shapes and bytes of all tensors.
-
-    Args:
-        modules (Sequence[nn.Module]): The text tower modules.
-
-    Returns:
-        str: Hex digest.
-    """
-    sha = hashlib.sha1()
-    for name, tensor in _tensors(modules):
-        t = tensor.detach().cpu()
-        t = (t.dequantize() if t.is_quantized else t).contiguous()
-        sha.update(f'{name}|{t.dtype}|{tuple(t.shape)}|'.encode())
-        sha.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return sha.hexdigest()
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
@@ -132,7 +95,8 @@ def make_request(digest: str, classnames: Sequence[str],
     """Everything that decides a set of prototypes.
 
     Args:
-        digest (str): :func:`weights_digest` of the text tower.
+        digest (str): :func:`~mmcnclip.models.fingerprint.weights_digest`
+            of the text tower.
         classnames (Sequence[str]): Class names.
         templates (Sequence[str]): Templates.
         tokenizer (str): :func:`tokenizer_fingerprint`.

@@ -1,35 +1,34 @@
 """Zero-shot classification head: class scores from text prototypes."""
-import math
 from collections import OrderedDict
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
-from mmengine.dist import is_main_process
-from mmengine.logging import print_log
-from mmengine.utils import ProgressBar
 from mmpretrain.models.heads import ClsHead
 from torch import nn
 
 from mmcnclip.registry import MODELS
-from mmcnclip.text import ChineseTokenizer, get_classnames, get_templates
+from mmcnclip.text import (build_prompts, get_classnames, get_templates,
+                           normalize_text)
 from mmcnclip.text.prompts import (is_builtin_classnames,
                                    warn_ambiguous_classnames)
-from ..text_encoding import EncodesText
+from mmcnclip.utils.progress import Progress
+from ..fingerprint import weights_digest
 from . import prototype_cache as pc
 
 #: In-memory prototype sets kept at once (e.g. evaluation + training ones).
 MEMORY_ENTRIES = 2
 
 
-def official_prompt_text(text: str) -> str:
-    """Prompt normalisation of the official zero-shot evaluation
-    (``cn_clip.eval.data._preprocess_text``): lower case, curly double
-    quotes to ``"``."""
-    return text.lower().replace('“', '"').replace('”', '"')
+class TextTowerRef:
+    """A non-owning reference to the model that holds the text tower, so
+    that its weights are registered (and saved) once, by the model."""
+
+    def __init__(self, owner: nn.Module):
+        self.owner = owner
 
 
 @MODELS.register_module()
-class ZeroShotClsHead(EncodesText, ClsHead):
+class ZeroShotClsHead(ClsHead):
     """Scores images against text prototypes of the class names.
 
     A prototype is built like the official ``zero_shot_classifier``
@@ -45,6 +44,11 @@ class ZeroShotClsHead(EncodesText, ClsHead):
     ``s = logit_scale.exp()`` (100 for the released checkpoints) or
     ``score_scale`` when given.
 
+    The head owns no text tower: the model that holds one
+    (:class:`~mmcnclip.models.ZeroShotClassifier`) binds itself with
+    :meth:`bind_text_tower`, and the head encodes prompts with its
+    ``tokenizer``/``encode_text`` and scales with its ``logit_scale``.
+
     Prototypes without gradients are cached. The cache key holds a
     fingerprint of the whole text tower (see
     :func:`~mmcnclip.models.heads.prototype_cache.weights_fingerprint`), the
@@ -54,14 +58,12 @@ class ZeroShotClsHead(EncodesText, ClsHead):
     length, text normalisation and dtype, so that another run does not
     encode them again; a cache file problem is a warning, never an error.
 
-    In training mode, unless ``freeze_text``, the prototypes of
-    ``train_templates`` are computed with gradients at every forward, so that
-    :meth:`loss` (cross-entropy on the scaled similarities) finetunes the
-    text tower as well.
+    In training mode, unless the model's text tower is frozen
+    (``freeze_text``), the prototypes of ``train_templates`` are computed
+    with gradients at every forward, so that :meth:`loss` (cross-entropy on
+    the scaled similarities) finetunes the text tower as well.
 
     Args:
-        text_encoder (dict): Text tower config (``mmcnclip.BertTextEncoder``).
-        text_proj (dict): Text projection config (``mmcnclip.CLIPProjection``).
         classnames (str | list[str]): Spec accepted by
             :func:`~mmcnclip.text.get_classnames`: a built-in set name
             (``'cifar100'``, ``'cifar10'``, ``'imagenet'``), a list of class
@@ -73,11 +75,6 @@ class ZeroShotClsHead(EncodesText, ClsHead):
         train_templates (str | list[str], optional): Templates of the
             prototypes used in training mode. None means ``'single'`` when
             the text tower is trained and ``templates`` when it is frozen.
-            Defaults to None.
-        freeze_text (bool): Freeze the text tower (no gradients, eval mode,
-            cached prototypes in training too). Defaults to False.
-        context_length (int): Tokenizer context length. Defaults to 52.
-        vocab_file (str, optional): Vocabulary; the packaged one when None.
             Defaults to None.
         text_batch_size (int): Prompts encoded per forward of the text tower.
             Defaults to 512.
@@ -97,14 +94,9 @@ class ZeroShotClsHead(EncodesText, ClsHead):
     """
 
     def __init__(self,
-                 text_encoder: dict,
-                 text_proj: dict,
                  classnames='cifar100',
                  templates='openai',
                  train_templates=None,
-                 freeze_text: bool = False,
-                 context_length: int = 52,
-                 vocab_file: Optional[str] = None,
                  text_batch_size: int = 512,
                  cache_file: Optional[str] = None,
                  score_scale: Optional[float] = None,
@@ -118,15 +110,9 @@ class ZeroShotClsHead(EncodesText, ClsHead):
         if text_batch_size < 1:
             raise ValueError(f'text_batch_size must be >= 1, got '
                              f'{text_batch_size}')
-        self.text_encoder = MODELS.build(text_encoder)
-        self.text_proj = MODELS.build(text_proj)
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
-        self.tokenizer = ChineseTokenizer(vocab_file, context_length)
+        self._text = None
         self.classnames = classnames
         self.templates = templates
-        self.freeze_text = freeze_text
-        if train_templates is None:
-            train_templates = templates if freeze_text else 'single'
         self.train_templates = train_templates
         self.text_batch_size = text_batch_size
         self.cache_file = cache_file
@@ -134,11 +120,32 @@ class ZeroShotClsHead(EncodesText, ClsHead):
         self.progress = progress
         self._memory = OrderedDict()
         self._digests = {}
-        #: Number of prompts encoded so far (for tests and benchmarks).
-        self.num_encoded_prompts = 0
-        if freeze_text:
-            for param in self._text_modules_params():
-                param.requires_grad = False
+
+    # ------------------------------------------------------------------ #
+    # the text side of the model
+    # ------------------------------------------------------------------ #
+    def bind_text_tower(self, owner: nn.Module) -> None:
+        """Use the text side of ``owner`` (a module with ``tokenizer``,
+        ``encode_text``, ``text_modules``, ``text_proj``, ``logit_scale``
+        and ``freeze_text``, see :class:`~mmcnclip.models.text_tower.
+        TextTower`); it is not registered as a submodule of the head."""
+        self._text = TextTowerRef(owner)
+        self._warn_ambiguous_classnames()
+
+    @property
+    def text_tower(self) -> nn.Module:
+        """The model whose text side encodes the prompts."""
+        if self._text is None:
+            raise RuntimeError(
+                'ZeroShotClsHead owns no text tower: build it inside '
+                'mmcnclip.ZeroShotClassifier, or call '
+                'head.bind_text_tower(model) with a model that has one')
+        return self._text.owner
+
+    @property
+    def logit_scale(self) -> nn.Parameter:
+        """The learned log temperature of the text side."""
+        return self.text_tower.logit_scale
 
     # ------------------------------------------------------------------ #
     # class names and templates (resolved once, when set)
@@ -151,13 +158,20 @@ class ZeroShotClsHead(EncodesText, ClsHead):
     @classnames.setter
     def classnames(self, spec) -> None:
         self._classnames = tuple(get_classnames(spec))
-        if not is_builtin_classnames(spec):
+        self._check_names = not is_builtin_classnames(spec)
+        if self._text is not None:
+            self._warn_ambiguous_classnames()
+
+    def _warn_ambiguous_classnames(self) -> None:
+        """Warn about user class names the text tower cannot tell apart
+        (needs the tokenizer: run when both are known)."""
+        if self._check_names:
             warn_ambiguous_classnames(self._classnames, self._class_tokens)
 
     def _class_tokens(self, name: str) -> tuple:
         """What the text tower sees of a class name (its token ids)."""
-        return tuple(self.tokenizer.tokenize_to_ids(
-            official_prompt_text(name)))
+        return tuple(self.text_tower.tokenizer.tokenize_to_ids(
+            normalize_text(name)))
 
     @property
     def templates(self) -> Tuple[str, ...]:
@@ -171,32 +185,24 @@ class ZeroShotClsHead(EncodesText, ClsHead):
 
     @property
     def train_templates(self) -> Tuple[str, ...]:
-        """tuple[str]: Templates of the training-mode prototypes."""
-        return self._train_templates
+        """tuple[str]: Templates of the training-mode prototypes (by
+        default :attr:`templates` when the text tower is frozen, else
+        ``'single'``)."""
+        if self._train_templates is not None:
+            return self._train_templates
+        if self.text_tower.freeze_text:
+            return self._templates
+        return tuple(get_templates('single'))
 
     @train_templates.setter
     def train_templates(self, spec) -> None:
-        self._train_templates = tuple(get_templates(spec))
+        self._train_templates = (None if spec is None else tuple(
+            get_templates(spec)))
 
     @property
     def num_classes(self) -> int:
         """int: Number of classes."""
         return len(self._classnames)
-
-    def _text_modules(self) -> List[nn.Module]:
-        return [self.text_encoder, self.text_proj]
-
-    def _text_modules_params(self):
-        for module in self._text_modules():
-            yield from module.parameters()
-
-    def train(self, mode: bool = True):
-        """Set the mode; a frozen text tower always stays in eval mode."""
-        super().train(mode)
-        if self.freeze_text:
-            for module in self._text_modules():
-                module.eval()
-        return self
 
     # ------------------------------------------------------------------ #
     # prototypes
@@ -216,24 +222,23 @@ class ZeroShotClsHead(EncodesText, ClsHead):
         Returns:
             Tensor: L2-normalised prototypes (num_classes, embed_dim), fp32.
         """
-        prompts = [official_prompt_text(t.format(c))
-                   for c in classnames for t in templates]
-        ids = self.tokenizer(prompts)
-        lengths = (ids != self.tokenizer.pad_id).sum(dim=1)
+        tower = self.text_tower
+        prompts = [normalize_text(p)
+                   for p in build_prompts(classnames, templates)]
+        ids = tower.tokenizer(prompts)
+        lengths = (ids != tower.tokenizer.pad_id).sum(dim=1)
         order = torch.argsort(lengths, stable=True)
-        bar = (ProgressBar(len(prompts))
-               if progress and is_main_process() else None)
+        bar = Progress(len(prompts), 'prompts') if progress else None
         chunks = []
         for start in range(0, len(prompts), self.text_batch_size):
             index = order[start:start + self.text_batch_size]
             width = int(lengths[index].max())
-            feats = self.encode_text(ids[index, :width]).float()
+            feats = tower.encode_text(ids[index, :width]).float()
             chunks.append(feats / feats.norm(dim=-1, keepdim=True))
             if bar is not None:
                 bar.update(len(index))
         if bar is not None:
-            print()
-        self.num_encoded_prompts += len(prompts)
+            bar.close()
         feats = torch.empty(
             len(prompts), chunks[0].shape[-1], device=chunks[0].device)
         feats = feats.index_copy(0, order.to(feats.device), torch.cat(chunks))
@@ -241,24 +246,25 @@ class ZeroShotClsHead(EncodesText, ClsHead):
         return protos / protos.norm(dim=-1, keepdim=True)
 
     def _fingerprint(self) -> tuple:
-        return pc.weights_fingerprint(self._text_modules())
+        return pc.weights_fingerprint(self.text_tower.text_modules())
 
     def _from_file(self, fingerprint, classnames, templates):
         """Prototypes from ``cache_file`` (computed and stored on a miss)."""
         digest = self._digests.get(fingerprint)
         if digest is None:
-            digest = pc.weights_digest(self._text_modules())
+            digest = weights_digest(self.text_tower.text_modules())
             self._digests = {fingerprint: digest}
+        tower = self.text_tower
         request = pc.make_request(
             digest, classnames, templates,
-            pc.tokenizer_fingerprint(self.tokenizer),
-            pc.normalisation_fingerprint(official_prompt_text),
-            self.text_proj.proj.dtype)
+            pc.tokenizer_fingerprint(tower.tokenizer),
+            pc.normalisation_fingerprint(normalize_text),
+            next(tower.text_encoder.parameters()).dtype)
         return pc.cached_prototypes(
             self.cache_file, request,
             lambda: self.encode_prototypes(classnames, templates,
                                            self.progress),
-            self.text_proj.proj.device)
+            self.logit_scale.device)
 
     def get_prototypes(self, templates: Optional[Sequence[str]] = None
                        ) -> torch.Tensor:
@@ -274,7 +280,8 @@ class ZeroShotClsHead(EncodesText, ClsHead):
         templates = self._templates if templates is None else tuple(templates)
         fingerprint = self._fingerprint()
         key = (fingerprint, self._classnames, templates,
-               id(self.tokenizer), self.tokenizer.context_length)
+               id(self.text_tower.tokenizer),
+               self.text_tower.tokenizer.context_length)
         protos = self._memory.get(key)
         if protos is None:
             with torch.no_grad():
@@ -305,11 +312,11 @@ class ZeroShotClsHead(EncodesText, ClsHead):
         """Scaled cosine similarities of shape (B, num_classes)."""
         img = self.pre_logits(feats)
         if self.training:
-            if self.freeze_text or not torch.is_grad_enabled():
-                protos = self.get_prototypes(self._train_templates)
+            if self.text_tower.freeze_text or not torch.is_grad_enabled():
+                protos = self.get_prototypes(self.train_templates)
             else:
                 protos = self.encode_prototypes(self._classnames,
-                                                self._train_templates)
+                                                self.train_templates)
         else:
             protos = self.get_prototypes()
         if protos.shape[-1] != img.shape[-1]:

@@ -12,6 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+#: The constant of QuickGELU ``x * sigmoid(1.702 * x)`` (OpenAI CLIP).
+QUICK_GELU_ALPHA = 1.702
+
 
 class QuickGELU(nn.Module):
     """The sigmoid approximation of GELU used by OpenAI CLIP.
@@ -22,8 +25,8 @@ class QuickGELU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() and x.requires_grad:
-            return x * torch.sigmoid(1.702 * x)
-        return x.mul(1.702).sigmoid_().mul_(x)
+            return x * torch.sigmoid(QUICK_GELU_ALPHA * x)
+        return x.mul(QUICK_GELU_ALPHA).sigmoid_().mul_(x)
 
 
 ACTIVATIONS = {'quick_gelu': QuickGELU, 'gelu': nn.GELU}

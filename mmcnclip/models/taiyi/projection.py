@@ -29,10 +29,8 @@ class TextProjection(BaseModule):
                  bias: bool = True,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        self.bias = None
+        self.proj = self.bias = None
         if out_channels is None:
-            # Not saved; only tells EncodesText where to put token ids.
-            self.register_buffer('proj', torch.empty(0), persistent=False)
             return
         self.proj = nn.Parameter(
             torch.randn(in_channels, out_channels) * in_channels**-0.5)
@@ -41,7 +39,7 @@ class TextProjection(BaseModule):
 
     def forward(self, inputs: tuple) -> tuple:
         x = inputs[-1]
-        if self.proj.numel() == 0:
+        if self.proj is None:
             return (x, )
         x = x @ self.proj.to(x.dtype)
         return (x if self.bias is None else x + self.bias.to(x.dtype), )

@@ -1,7 +1,6 @@
 """Taiyi-CLIP built from its two separately published checkpoints."""
 from typing import Optional
 
-from mmcnclip.checkpoint.taiyi import merge_two_tower_checkpoints
 from mmcnclip.registry import MODELS
 from ..chinese_clip import ChineseCLIP
 
@@ -35,19 +34,4 @@ class TaiyiCLIP(ChineseCLIP):
                  **kwargs):
         super().__init__(*args, context_length=context_length, **kwargs)
         if pretrained is not None:
-            missing = {'image', 'text'} - set(pretrained)
-            if missing:
-                raise ValueError(f'TaiyiCLIP pretrained misses {missing}')
-        self.pretrained = pretrained
-
-    def init_weights(self):
-        """Load and merge the two ``pretrained`` towers, or initialise."""
-        if self.pretrained is None:
-            super().init_weights()
-            return
-        cfg = dict(self.pretrained)
-        merged = merge_two_tower_checkpoints(
-            cfg.pop('image'), cfg.pop('text'), **cfg)
-        # Goes through LoadsAnyCheckpointLayout: strict key/shape check.
-        self.load_state_dict(merged)
-        self.is_init = True
+            self.set_tower_checkpoints(pretrained)

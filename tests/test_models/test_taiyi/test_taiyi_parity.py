@@ -167,4 +167,27 @@ def test_taiyi_zero_shot_configs_build(ds):
         model = MODELS.build(cfg.model)
     assert model.tokenizer.context_length == 77
     assert type(model.backbone.layers[0].mlp.act).__name__ == 'GELU'
-    assert model.head.text_encoder.out_type == 'pooler'
+    assert model.text_encoder.out_type == 'pooler'
+
+
+def test_zero_shot_classifier_loads_the_two_towers(tmp_path):
+    """The zero-shot configs name the two published towers; the classifier
+    merges them like TaiyiCLIP, into the same (shared) layout."""
+    oc = build_open_clip()
+    torch.save(oc.state_dict(), str(tmp_path / 'oc.bin'))
+    build_bert(True).save_pretrained(str(tmp_path / 'bert'))
+    cfg = taiyi_cfg(str(tmp_path / 'oc.bin'), str(tmp_path / 'bert'),
+                    TINY['embed'])
+    two_tower = MODELS.build(cfg)
+    two_tower.init_weights()
+    classifier = MODELS.build(dict(
+        cfg, type='mmcnclip.ZeroShotClassifier', context_length=77,
+        text_prototype=['猫', '狗'], text_prompt='single',
+        head=dict(progress=False)))
+    classifier.init_weights()
+    ours, theirs = classifier.state_dict(), two_tower.state_dict()
+    assert ours.keys() == theirs.keys()
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+    with pytest.raises(ValueError, match='needs `image` and `text`'):
+        MODELS.build(dict(cfg, type='mmcnclip.ZeroShotClassifier',
+                          pretrained=dict(image='a.bin')))

@@ -1,7 +1,5 @@
-"""In-process checks of the tools' config handling (no subprocess)."""
-import importlib.util
+"""Config preparation of the tools (mmcnclip.engine.runner_setup)."""
 import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -9,19 +7,8 @@ import torch.distributed as torch_dist
 from helpers.processes import free_port
 from mmengine.config import Config
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOLS = osp.join(REPO, 'tools')
-sys.path.insert(0, TOOLS)
-import runner_setup  # noqa: E402
-
-
-def _load_tool(name):
-    """Import tools/<name>.py under a name that shadows nothing."""
-    spec = importlib.util.spec_from_file_location(
-        f'mmcnclip_tools_{name}', osp.join(TOOLS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import REPO
+from mmcnclip.engine import runner_setup
 
 
 def test_dataloader_defaults():
@@ -39,38 +26,6 @@ def test_dataloader_defaults():
     runner_setup.set_dataloader_defaults(cfg, ['train_dataloader'],
                                          no_pin_memory=True)
     assert cfg.train_dataloader.pin_memory is False
-
-
-def test_test_py_merges_arguments(tmp_path):
-    tool = _load_tool('test')
-    cfg_path = osp.join(REPO, 'configs', '_base_', 'default_runtime.py')
-    args = tool.parse_args([
-        cfg_path, 'ckpt.pth', '--show-dir', str(tmp_path), '--amp',
-        '--cfg-options', 'log_level=DEBUG'])
-    cfg = tool.merge_args(runner_setup.load_config(cfg_path), args)
-    assert cfg.load_from == 'ckpt.pth'
-    assert cfg.work_dir == osp.join('./work_dirs', 'default_runtime')
-    assert cfg.test_cfg.fp16 is True
-    assert cfg.default_hooks.visualization.enable is True
-    assert cfg.default_hooks.visualization.out_dir == str(tmp_path)
-    assert cfg.log_level == 'DEBUG'
-    with pytest.raises(SystemExit):
-        tool.parse_args([cfg_path, 'ckpt.pth', '--out-item', 'metrics'])
-
-
-def test_train_py_merges_arguments():
-    tool = _load_tool('train')
-    cfg_path = osp.join(REPO, 'configs', '_base_', 'default_runtime.py')
-    args = tool.parse_args([cfg_path, '--resume', '--work-dir', 'w'])
-    cfg = tool.merge_args(runner_setup.load_config(cfg_path), args)
-    assert cfg.resume is True and cfg.load_from is None
-    assert cfg.work_dir == 'w'
-    args = tool.parse_args([cfg_path, '--resume', 'a.pth', '--no-validate'])
-    cfg = tool.merge_args(runner_setup.load_config(cfg_path), args)
-    assert cfg.load_from == 'a.pth' and cfg.val_dataloader is None
-    args = tool.parse_args([cfg_path, '--auto-scale-lr'])
-    with pytest.raises(ValueError, match='base_batch_size'):
-        tool.merge_args(runner_setup.load_config(cfg_path), args)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
@@ -98,3 +53,4 @@ def test_cpu_distributed_uses_gloo(monkeypatch):
     assert cfg.env_cfg.dist_cfg.backend == 'gloo'
     assert cfg.model_wrapper_cfg.type == 'MMDistributedDataParallel'
     assert cfg.model_wrapper_cfg.device_ids is None
+

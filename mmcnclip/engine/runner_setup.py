@@ -1,17 +1,16 @@
-"""Config preparation shared by ``tools/train.py`` and ``tools/test.py``.
+"""Config preparation shared by ``tools/train.py``, ``tools/test.py`` and
+the retrieval tools.
 
-Both scripts import mmcnclip first (so that ``type='mmcnclip.X'`` and the
-safe checkpoint loader are registered even without ``custom_imports``),
-merge the command line into the config and make distributed runs work on
-machines without CUDA: mmengine initialises ``--launcher pytorch`` runs with
-``torch.cuda.set_device`` and wraps the model for GPU devices, both of which
-fail on CPU. There the process group is created here with ``gloo`` and the
+Importing it imports mmcnclip (so that ``type='mmcnclip.X'`` and the
+checkpoint loading are registered even without ``custom_imports``). It
+makes distributed runs work on machines without CUDA: mmengine initialises
+``--launcher pytorch`` runs with ``torch.cuda.set_device`` and wraps the
+model for GPU devices, both of which fail on CPU. There the process group is created here with ``gloo`` and the
 model is wrapped for CPU instead.
 """
 import datetime
 import os
 import os.path as osp
-import sys
 from typing import Iterable
 
 import torch
@@ -19,14 +18,6 @@ import torch.distributed as torch_dist
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import MODEL_WRAPPERS, init_default_scope
 from torch.nn.parallel import DistributedDataParallel
-
-try:  # registers mmcnclip modules and the safe checkpoint loader
-    import mmcnclip  # noqa: F401
-except ModuleNotFoundError as e:  # run from a checkout without install
-    if e.name != 'mmcnclip':
-        raise
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-    import mmcnclip  # noqa: F401
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
