@@ -3,7 +3,7 @@ PyTorch ops elsewhere; int8 preparation keeps features close to fp32."""
 import pytest
 import torch
 import torch.nn.functional as F
-from test_low_precision import RESNET, VIT, build, images
+from test_inference import RESNET, VIT, build, images
 
 from mmcnclip.models.inference import prepare_for_inference
 from mmcnclip.models.layers.fused_conv import (FusedBottleneck, FusedConv2d,

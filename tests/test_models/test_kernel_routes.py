@@ -4,7 +4,7 @@ import os
 
 import pytest
 import torch
-from test_low_precision import VIT, build
+from test_inference import VIT, build
 
 from mmcnclip.models.inference import is_prepared, prepare_for_inference
 from mmcnclip.models.layers import kernel_routes
