@@ -1,8 +1,9 @@
 """The model of a gallery: loading, identity and encoding.
 
 The identity (a digest of the weights, the model config and the image
-preprocessing, as :mod:`mmcnclip.apis.index_identity` describes them) is stored in the gallery database; vectors of different
-models are not comparable, so a database refuses any other model.
+preprocessing, as :mod:`mmcnclip.apis.index_identity` describes them) is
+stored in the gallery database; vectors of different models are not
+comparable, so a database refuses any other model.
 """
 import os.path as osp
 from typing import List, Optional, Sequence
