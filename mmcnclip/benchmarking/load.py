@@ -47,7 +47,7 @@ def _load_in_subprocess(mode: str, cfg: str, path: str) -> dict:
         'from mmcnclip.benchmarking.memory import proc_status_kb\n'
         'from mmengine.config import Config\n'
         'from mmengine.runner import load_checkpoint\n'
-        'from mmcnclip.checkpoint.io import load_pretrained\n'
+        'from mmcnclip.checkpoint import load_pretrained\n'
         'from mmcnclip.registry import MODELS\n'
         'cfg = Config.fromfile(%r).model\n'
         'rss0 = proc_status_kb("VmRSS") * 1024\n'
@@ -56,6 +56,9 @@ def _load_in_subprocess(mode: str, cfg: str, path: str) -> dict:
         'dt = time.perf_counter() - t\n'
         'print(json.dumps(dict(rss0=rss0, hwm=proc_status_kb("VmHWM")'
         ' * 1024, seconds=dt)))\n') % (REPO, cfg, load)
-    out = subprocess.run([sys.executable, '-c', code], check=True,
-                         capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True)
+    if out.returncode:
+        raise RuntimeError(f'Loading {path} ({mode}) failed:\n'
+                           f'{out.stderr[-3000:]}')
+    return json.loads(out.stdout.strip().splitlines()[-1])
