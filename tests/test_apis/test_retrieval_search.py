@@ -211,7 +211,7 @@ def test_search_with_another_model_is_refused(setup, tmp_path):
     index_path = tmp_path / 'index.pt'
     setup['index'].save(str(index_path))
     torch.manual_seed(1)
-    other = init_retrieval_model(setup['cfg'])
+    other = init_retrieval_model(setup['cfg'], prepare=None)  # saved
     other_ckpt = tmp_path / 'other.pth'
     torch.save(dict(state_dict=other.state_dict()), other_ckpt)
     args = [sys.executable, osp.join(REPO, 'tools', 'retrieval_search.py'),
