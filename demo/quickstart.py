@@ -8,7 +8,7 @@ classification of the held-out shapes (12 classes) and image-text
 retrieval. Prints a table and where the checkpoint, logs and pictures went.
 
 Examples:
-    python demo/quickstart.py                       # ~3-5 minutes on CPU
+    python demo/quickstart.py                       # 400 iterations on CPU
     python demo/quickstart.py --train 64 --test 12 --iters 4 --batch-size 16
                                                     # a smoke run
 """
@@ -64,7 +64,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def tool_env(threads: int) -> dict:
     """Environment of the tools: this repository importable, thread count."""
     return dict(os.environ, OMP_NUM_THREADS=str(threads),
-                PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+                PYTHONPATH=os.pathsep.join(
+                    p for p in (REPO, os.environ.get('PYTHONPATH')) if p))
 
 
 def run_tool(name: str, args: List[str], log_file: str, env: dict,

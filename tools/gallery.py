@@ -12,15 +12,7 @@ configs/shapes/cn-clip_tiny_shapes.py)::
 import argparse
 import contextlib
 import json
-import os.path as osp
 import sys
-
-try:
-    import mmcnclip  # noqa: F401
-except ModuleNotFoundError as e:  # run from a checkout without install
-    if e.name != 'mmcnclip':
-        raise
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmcnclip.gallery import (GalleryModel, GallerySearch, ThumbnailCache,
                               index_folder)

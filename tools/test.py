@@ -7,7 +7,6 @@ Examples:
     tools/dist_test.sh CONFIG CHECKPOINT 2   # also on CPU (gloo)
 """
 import argparse
-import copy
 import sys
 
 import mmengine
@@ -17,8 +16,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmcnclip.engine.runner_setup import (LAUNCHERS, finish_distributed,
-                                          load_config,
+from mmcnclip.engine.runner_setup import (LAUNCHERS, enable_tta,
+                                          finish_distributed, load_config,
                                           set_dataloader_defaults,
                                           set_local_rank, set_work_dir,
                                           setup_distributed)
@@ -99,39 +98,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def enable_tta(cfg) -> None:
-    """Wrap the model in ``cfg.tta_model`` and test with ``cfg.tta_pipeline``
-    (mmpretrain's ``tools/test.py --tta``).
-
-    Without them in the config: ``mmpretrain.AverageClsScoreTTA`` over the
-    test pipeline and its horizontally flipped copy.
-
-    Args:
-        cfg (mmengine.Config): The config (changed in place).
-
-    Raises:
-        ValueError: The config has no ``tta_model`` and its model is not a
-            classifier (class scores are what the default averages).
-    """
-    if 'tta_model' not in cfg:
-        if 'Classifier' not in cfg.model.type:
-            raise ValueError(
-                f'--tta: {cfg.model.type} is not a classifier and the config '
-                'has no tta_model; the default (mmpretrain.AverageClsScoreTTA)'
-                ' averages class scores')
-        cfg.tta_model = dict(type='mmpretrain.AverageClsScoreTTA')
-    if 'tta_pipeline' not in cfg:
-        pipeline = cfg.test_dataloader.dataset.pipeline
-        cfg.tta_pipeline = copy.deepcopy(pipeline[:-1]) + [dict(
-            type='TestTimeAug',
-            transforms=[[dict(type='RandomFlip', prob=1.),
-                         dict(type='RandomFlip', prob=0.)],
-                        [pipeline[-1]]])]
-    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-    cfg.tta_model.module = cfg.model
-    cfg.model = cfg.tta_model
-
-
 def merge_args(cfg, args):
     """Merge the command line into ``cfg`` (in place) and return it.
 
@@ -157,7 +123,8 @@ def merge_args(cfg, args):
         if 'visualization' not in hooks:
             raise ValueError(
                 '--show/--show-dir need a visualization hook: set '
-                'default_hooks.visualization=dict(type="mmcnclip.PredictionPicturesHook") '
+                'default_hooks.visualization=dict('
+                'type="mmcnclip.PredictionPicturesHook") '
                 '(configs/_base_/default_runtime.py has one)')
         hooks.visualization.update(
             enable=True, show=args.show, wait_time=args.wait_time,

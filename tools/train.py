@@ -11,8 +11,8 @@ from mmengine.config import DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmcnclip.engine.runner_setup import (LAUNCHERS, finish_distributed,
-                                          load_config,
+from mmcnclip.engine.runner_setup import (LAUNCHERS, enable_amp,
+                                          finish_distributed, load_config,
                                           set_dataloader_defaults,
                                           set_local_rank, set_work_dir,
                                           setup_distributed)
@@ -71,26 +71,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     # torch.distributed.launch passes --local-rank (torch >= 2.0).
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     return parser.parse_args(argv)
-
-
-def enable_amp(cfg) -> None:
-    """Switch ``cfg.optim_wrapper`` to mmengine's ``AmpOptimWrapper``.
-
-    Args:
-        cfg (mmengine.Config): The config (changed in place).
-
-    Raises:
-        SystemExit: Without an accelerator: mmengine's AmpOptimWrapper (fp16
-            with loss scaling) only runs on GPU, NPU, MLU or MUSA devices.
-    """
-    from mmengine.device import get_device
-    if get_device() == 'cpu':
-        raise SystemExit(
-            '--amp: mmengine\'s AmpOptimWrapper needs a GPU, NPU, MLU or '
-            'MUSA device and none is available; train in fp32 on CPU '
-            '(drop --amp)')
-    cfg.optim_wrapper.type = 'AmpOptimWrapper'
-    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
 def merge_args(cfg, args):

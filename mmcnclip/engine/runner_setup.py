@@ -8,6 +8,7 @@ makes distributed runs work on machines without CUDA: mmengine initialises
 model for GPU devices, both of which fail on CPU. There the process group is created here with ``gloo`` and the
 model is wrapped for CPU instead.
 """
+import copy
 import datetime
 import os
 import os.path as osp
@@ -158,3 +159,56 @@ def set_local_rank(local_rank: int) -> None:
         local_rank (int): The ``--local_rank`` argument.
     """
     os.environ.setdefault('LOCAL_RANK', str(local_rank))
+
+
+def enable_tta(cfg) -> None:
+    """Wrap the model in ``cfg.tta_model`` and test with ``cfg.tta_pipeline``
+    (mmpretrain's ``tools/test.py --tta``).
+
+    Without them in the config: ``mmpretrain.AverageClsScoreTTA`` over the
+    test pipeline and its horizontally flipped copy.
+
+    Args:
+        cfg (mmengine.Config): The config (changed in place).
+
+    Raises:
+        ValueError: The config has no ``tta_model`` and its model is not a
+            classifier (class scores are what the default averages).
+    """
+    if 'tta_model' not in cfg:
+        if 'Classifier' not in cfg.model.type:
+            raise ValueError(
+                f'--tta: {cfg.model.type} is not a classifier and the config '
+                'has no tta_model; the default (mmpretrain.AverageClsScoreTTA)'
+                ' averages class scores')
+        cfg.tta_model = dict(type='mmpretrain.AverageClsScoreTTA')
+    if 'tta_pipeline' not in cfg:
+        pipeline = cfg.test_dataloader.dataset.pipeline
+        cfg.tta_pipeline = copy.deepcopy(pipeline[:-1]) + [dict(
+            type='TestTimeAug',
+            transforms=[[dict(type='RandomFlip', prob=1.),
+                         dict(type='RandomFlip', prob=0.)],
+                        [pipeline[-1]]])]
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
+
+
+def enable_amp(cfg) -> None:
+    """Switch ``cfg.optim_wrapper`` to mmengine's ``AmpOptimWrapper``.
+
+    Args:
+        cfg (mmengine.Config): The config (changed in place).
+
+    Raises:
+        SystemExit: Without an accelerator: mmengine's AmpOptimWrapper (fp16
+            with loss scaling) only runs on GPU, NPU, MLU or MUSA devices.
+    """
+    from mmengine.device import get_device
+    if get_device() == 'cpu':
+        raise SystemExit(
+            '--amp: mmengine\'s AmpOptimWrapper needs a GPU, NPU, MLU or '
+            'MUSA device and none is available; train in fp32 on CPU '
+            '(drop --amp)')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')

@@ -1,11 +1,10 @@
 """The model of a gallery: loading, identity and encoding.
 
-The identity (a fingerprint of the weights, the model config and the image
-preprocessing) is stored in the gallery database; vectors of different
-models are not comparable, so a database refuses any other model.
+The identity (a digest of the weights, the model config and the image
+preprocessing, as :mod:`mmcnclip.apis.index_identity` describes them) is
+stored in the gallery database; vectors of different models are not
+comparable, so a database refuses any other model.
 """
-import hashlib
-import json
 import os.path as osp
 from typing import List, Optional, Sequence
 
@@ -16,29 +15,13 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 from mmcnclip.apis import init_retrieval_model
+from mmcnclip.apis.index_identity import describe_pipeline
+from mmcnclip.models.fingerprint import sampled_weights_digest
 from mmcnclip.models.inference import PRECISIONS, prepare_for_inference
 
 
 class ModelMismatchError(ValueError):
     """The gallery database was built with another model."""
-
-
-def weights_fingerprint(model: nn.Module) -> str:
-    """SHA-256 of every parameter and buffer (names, shapes, values).
-
-    Args:
-        model (nn.Module): The model as loaded (before any inference
-            preparation, which changes the weights).
-
-    Returns:
-        str: Hex digest.
-    """
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(f'{name}:{tuple(tensor.shape)}:'.encode())
-        digest.update(tensor.detach().to('cpu', torch.float32).contiguous()
-                      .numpy().tobytes())
-    return digest.hexdigest()
 
 
 def image_pipeline(cfg: Config) -> List[dict]:
@@ -85,11 +68,11 @@ class GalleryModel:
             checkpoint)
         self.pipeline = image_pipeline(cfg)
         self.model = init_retrieval_model(cfg, checkpoint, device)
+        # before any inference preparation, which changes the weights
         self.identity = dict(
-            weights=weights_fingerprint(self.model),
-            model=json.dumps(cfg.model.to_dict(), sort_keys=True,
-                             default=str),
-            pipeline=json.dumps(self.pipeline, sort_keys=True, default=str))
+            weights=sampled_weights_digest([self.model]),
+            model=describe_pipeline([cfg.model.to_dict()]),
+            pipeline=describe_pipeline(self.pipeline))
         if prepare is not None:
             prepare_for_inference(self.model, dtype=PRECISIONS[prepare])
         self.device = device

@@ -55,7 +55,7 @@ class VectorIndex:
               ids: np.ndarray,
               vectors: np.ndarray,
               kind: str = 'auto',
-              nprobe: int = 64,
+              nprobe: int = 16,
               hnsw_m: int = 32,
               ef_search: int = 128,
               fp16: bool = False,
@@ -66,7 +66,7 @@ class VectorIndex:
             ids (np.ndarray): (N, ) int64 row ids.
             vectors (np.ndarray): (N, D) float32.
             kind (str): One of :data:`KINDS`. Defaults to 'auto'.
-            nprobe (int): IVF cells searched. Defaults to 64.
+            nprobe (int): IVF cells searched. Defaults to 16.
             hnsw_m (int): HNSW graph degree. Defaults to 32.
             ef_search (int): HNSW search breadth. Defaults to 128.
             fp16 (bool): Store the exact index's vectors in float16.

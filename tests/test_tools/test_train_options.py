@@ -9,7 +9,8 @@ import pytest
 import torch
 from helpers.processes import REPO, run, run_tool
 
-CONFIG = osp.join(REPO, 'configs', 'cn-clip_resnet50_retrieval_muge-finetune.py')
+CONFIG = osp.join(REPO, 'configs',
+                  'cn-clip_resnet50_retrieval_muge-finetune.py')
 
 
 @pytest.fixture(scope='module')
@@ -24,7 +25,8 @@ def shapes(tmp_path_factory):
 def test_finetune_config_trains_on_cpu_with_auto_scale_lr(shapes, tmp_path):
     out = run_tool('train.py', CONFIG, '--work-dir', str(tmp_path),
                    '--no-validate', '--auto-scale-lr', '--cfg-options',
-                   'load_from=None', f'train_dataloader.dataset.data_root={shapes}',
+                   'load_from=None',
+                   f'train_dataloader.dataset.data_root={shapes}',
                    'train_dataloader.batch_size=2', 'train_cfg.max_epochs=1',
                    'auto_scale_lr.base_batch_size=4')
     log = open(next(tmp_path.glob('*/*.log')), encoding='utf-8').read()

@@ -1,7 +1,7 @@
 # Contrastive finetuning schedule of the official Chinese-CLIP recipe
 # (README): lr 5e-5, wd 0.001, 100 warmup steps then cosine, batch 128 per
-# GPU, 3 epochs, AMP (`tools/train.py --amp` on a GPU). AdamW betas/eps are the cn_clip/training/params.py
-# defaults for ViT towers; RN50 configs override them with (0.9, 0.999) and
+# GPU, 3 epochs, AMP (`tools/train.py --amp` on a GPU). AdamW betas/eps are
+# the cn_clip/training/params.py defaults for ViT towers; RN50 configs override them with (0.9, 0.999) and
 # 1e-8.
 #
 # The model keeps ChineseCLIP's defaults: loss mmcnclip.CLIPContrastiveLoss

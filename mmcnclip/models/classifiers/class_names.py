@@ -57,7 +57,8 @@ class ClassNames:
     """
 
     def __init__(self, classes=None, text_prototype=None):
-        self.names = None if classes is None else tuple(get_classnames(classes))
+        self.names = (None if classes is None else
+                      tuple(get_classnames(classes)))
         self.prompts = (None if text_prototype is None else
                         tuple(get_classnames(text_prototype)))
         #: Whether the config named the classes (else the dataset does).
