@@ -7,6 +7,7 @@ loading path.
 """
 import logging
 import math
+import os
 import os.path as osp
 
 import numpy as np
@@ -25,6 +26,19 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 TEXTS = ['一只猫的照片', '天安门广场上的人群。', 'a photo of 一条狗 🐶',
          '这是一个很长很长的句子，' * 6, '红色']
+
+
+@pytest.fixture(autouse=True, scope='session')
+def kernel_route_cache(tmp_path_factory):
+    """Measured kernel routes go to a per-session folder, never to the
+    user's cache (subprocess tools inherit the variable)."""
+    old = os.environ.get('MMCNCLIP_CACHE_DIR')
+    os.environ['MMCNCLIP_CACHE_DIR'] = str(tmp_path_factory.mktemp('cache'))
+    yield os.environ['MMCNCLIP_CACHE_DIR']
+    if old is None:
+        os.environ.pop('MMCNCLIP_CACHE_DIR')
+    else:
+        os.environ['MMCNCLIP_CACHE_DIR'] = old
 
 
 def model_config(name: str) -> dict:

@@ -78,12 +78,29 @@ def test_tools_test_matches_official(tmp_path):
         dumped = pickle.load(f)
     assert len(dumped) == N_TEST
     scores = torch.stack([torch.as_tensor(d['pred_score']) for d in dumped])
+    assert 'ZeroShotClassifier prepared for inference (fp32' in log
+    # --no-prepare: the unprepared model, within 1e-5 of the prepared one
+    plain_out = tmp_path / 'plain.pkl'
+    run_tool(
+        'test.py',
+        osp.join(REPO, 'configs', 'cn-clip_resnet50_zeroshot-cls_cifar100.py'),
+        ckpt, '--out', str(plain_out), '--work-dir', str(tmp_path / 'work'),
+        '--cfg-options', f'test_dataloader.dataset.data_root={tmp_path}',
+        'test_dataloader.num_workers=0', 'test_dataloader.batch_size=4',
+        f'model.text_prompt={templates_file}', '--no-prepare', cwd=tmp_path)
+    with open(plain_out, 'rb') as f:
+        plain = torch.stack([torch.as_tensor(d['pred_score'])
+                             for d in pickle.load(f)])
+    torch.testing.assert_close(plain, scores, rtol=0, atol=1e-5)
+    scores = {False: scores, True: plain}
 
     images = rgb_images(entry)
     ref = official_zero_shot(official, images, get_classnames('cifar100'),
                              TEMPLATES)
-    assert scores.shape == ref.shape == (N_TEST, 100)
-    assert (scores - ref).abs().max() < 1e-5
+    for got in scores.values():
+        assert got.shape == ref.shape == (N_TEST, 100)
+        assert (got - ref).abs().max() < 1e-5
+        assert torch.equal(got.argmax(dim=1), ref.argmax(dim=1))
     # Not vacuous: images and classes get distinct scores.
     assert (ref[0] - ref[1]).abs().max() > 1e-4
     assert ref.max() > 2 / 100

@@ -42,10 +42,17 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='which dataloader of the config (default test)')
     parser.add_argument('--fp16', action='store_true',
                         help='store features in float16 (half the memory)')
-    parser.add_argument(
-        '--prepare', choices=list(PRECISIONS),
-        help='fold weights and fuse layers for inference '
-        '(prepare_for_inference) in this precision before encoding')
+    prepare = parser.add_mutually_exclusive_group()
+    prepare.add_argument(
+        '--prepare', choices=list(PRECISIONS), default='fp32',
+        help='precision of the model prepared for inference '
+        '(prepare_for_inference: folded weights, fused layers) before '
+        'encoding (default fp32: equal to the unprepared model up to '
+        'rounding)')
+    prepare.add_argument(
+        '--no-prepare', action='store_true',
+        help='encode with the unprepared model (bitwise the official '
+        'computation)')
     parser.add_argument('--device', default=None,
                         help='cuda when available, else cpu')
     parser.add_argument(
@@ -72,10 +79,10 @@ def main(argv=None):
     except FileNotFoundError as e:
         sys.exit(f'tools/extract_features.py: error: {e}')
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    model = init_retrieval_model(cfg, args.checkpoint, device)
+    model = init_retrieval_model(cfg, args.checkpoint, device, prepare=None)
     # Before preparing, which folds (changes) the weights.
     identity = model_identity(model, cfg[field].dataset.get('pipeline'))
-    if args.prepare:
+    if not args.no_prepare:
         prepare_for_inference(model, dtype=PRECISIONS[args.prepare])
     index = extract_features(model, Runner.build_dataloader(cfg[field]),
                              fp16=args.fp16, identity=identity)

@@ -16,6 +16,7 @@ from mmcnclip.apis import (RetrievalIndex, image_to_text, init_retrieval_model,
 from mmcnclip.apis.index_identity import (OtherModelError, check_index_model,
                                           model_identity)
 from mmcnclip.engine.runner_setup import load_config
+from mmcnclip.models.inference import prepare_for_inference
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -66,12 +67,14 @@ def main(argv=None):
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    model = init_retrieval_model(cfg, args.checkpoint, device)
+    model = init_retrieval_model(cfg, args.checkpoint, device, prepare=None)
     index = RetrievalIndex.load(args.index)
     loader = cfg.get(f'{args.split}_dataloader', None) or {}
     pipeline = loader.get('dataset', {}).get('pipeline', None)
+    # the identity of the checkpoint's weights, before preparing (folding)
     check_index_model(index.model, model_identity(model, pipeline),
                       args.index, args.allow_other_model)
+    prepare_for_inference(model)
     results = {}
     if args.text:
         ranked = text_to_image(model, index, args.text, args.topk)

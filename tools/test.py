@@ -79,11 +79,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='test-time augmentation as in mmpretrain: the config\'s '
         'tta_model/tta_pipeline, by default class scores averaged over the '
         'image and its horizontal flip (classification configs)')
-    parser.add_argument(
+    prepare = parser.add_mutually_exclusive_group()
+    prepare.add_argument(
         '--prepare', choices=list(PRECISIONS),
-        help='after loading the checkpoint, fold weights and fuse layers for '
-        'inference (mmcnclip.PrepareForInferenceHook) in this precision; '
-        'fp32 results equal the unprepared model up to rounding')
+        help='precision of the model prepared for inference (folded '
+        'weights, fused layers on the kernels measured fastest on this CPU; '
+        'mmcnclip.PrepareForInferenceHook). mmcnclip models are prepared in '
+        'fp32 by default: results equal the unprepared model up to rounding')
+    prepare.add_argument(
+        '--no-prepare', action='store_true',
+        help='test the unprepared model (bitwise the official computation)')
     parser.add_argument(
         '--no-pin-memory', action='store_true',
         help='disable pin_memory in the dataloader')
@@ -115,9 +120,10 @@ def merge_args(cfg, args):
     if args.amp:
         cfg.setdefault('test_cfg', dict())
         cfg.test_cfg.fp16 = True
-    if args.prepare:
+    if args.prepare or args.no_prepare:
         cfg.custom_hooks = list(cfg.get('custom_hooks', None) or []) + [
-            dict(type='mmcnclip.PrepareForInferenceHook', dtype=args.prepare)]
+            dict(type='mmcnclip.PrepareForInferenceHook',
+                 dtype=None if args.no_prepare else args.prepare)]
     if args.show or args.show_dir is not None:
         hooks = cfg.get('default_hooks', {})
         if 'visualization' not in hooks:

@@ -94,7 +94,8 @@ class MultiModalEmbedding:
         """float: ``1 / logit_scale``, the softmax temperature."""
         return 1 / self.logit_scale
 
-    def _progress(self, total: int, progress: Optional[bool], desc: str):
+    def _progress(self, total: int, progress: Optional[bool],
+                  desc: str = 'items'):
         show = progress if progress is not None else total > self.batch_size
         return Progress(total, desc) if show else None
 

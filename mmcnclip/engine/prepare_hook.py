@@ -1,52 +1,73 @@
 """Prepare the model for fast inference right before a test run."""
+from typing import Optional
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from mmcnclip.models.inference import PRECISIONS, prepare_for_inference
+from mmcnclip.models.inference import (PRECISIONS, is_prepared,
+                                       prepare_for_inference)
+from mmcnclip.models.layers.fused_linear import describe_linear_routes
 from mmcnclip.registry import HOOKS
 
 
 @HOOKS.register_module()
 class PrepareForInferenceHook(Hook):
     """Apply :func:`~mmcnclip.models.inference.prepare_for_inference` once
-    the test checkpoint is loaded, before the first test batch.
+    the test checkpoint is loaded, before the first test batch, or keep the
+    model unprepared (``dtype=None``, the bitwise-official path).
 
-    It folds weights in place, so it acts in ``before_test`` only (never
-    during training or validation); use it in test configs or through
-    ``tools/test.py --prepare``::
+    mmcnclip models prepare themselves in fp32 on their first test step
+    anyway (``inference_precision``); this hook chooses the precision for
+    any model. It folds weights in place, so it acts in ``before_test``
+    only (never during training or validation); ``tools/test.py
+    --prepare``/``--no-prepare`` add it::
 
         custom_hooks = [dict(type='mmcnclip.PrepareForInferenceHook',
                              dtype='bf16')]
 
     Args:
-        dtype (str): ``'fp32'``, ``'bf16'`` or ``'fp16'``. Defaults to
-            ``'fp32'``.
+        dtype (str, optional): ``'fp32'``, ``'bf16'``, ``'fp16'``, or None
+            to test the unprepared model. Defaults to ``'fp32'``.
         channels_last (bool): See :func:`prepare_for_inference`. Defaults to
             True.
         fuse_linear (bool): See :func:`prepare_for_inference`. Defaults to
             True.
+        linear_route (str): See :func:`prepare_for_inference`. Defaults to
+            ``'auto'`` (measured on this CPU).
     """
 
     priority = 'VERY_LOW'
 
     def __init__(self,
-                 dtype: str = 'fp32',
+                 dtype: Optional[str] = 'fp32',
                  channels_last: bool = True,
-                 fuse_linear: bool = True):
-        if dtype not in PRECISIONS:
-            raise ValueError(f'dtype must be one of {list(PRECISIONS)}, got '
-                             f'{dtype!r}')
+                 fuse_linear: bool = True,
+                 linear_route: str = 'auto'):
+        if dtype is not None and dtype not in PRECISIONS:
+            raise ValueError(f'dtype must be one of {list(PRECISIONS)} or '
+                             f'None, got {dtype!r}')
         self.dtype = dtype
         self.channels_last = channels_last
         self.fuse_linear = fuse_linear
+        self.linear_route = linear_route
 
     def before_test(self, runner) -> None:
         model = runner.model
         if is_model_wrapper(model):
             model = model.module
+        if self.dtype is None:
+            if hasattr(model, 'set_inference_precision'):
+                model.set_inference_precision(None)
+            runner.logger.info('Testing the unprepared model (bitwise '
+                               'official path)')
+            return
+        if is_prepared(model):
+            raise RuntimeError('The model is already prepared for inference;'
+                               ' prepare it once')
         prepare_for_inference(model, dtype=PRECISIONS[self.dtype],
                               channels_last=self.channels_last,
-                              fuse_linear=self.fuse_linear)
-        runner.logger.info(f'Model prepared for inference ({self.dtype}, '
-                           f'fused linear layers: {self.fuse_linear})')
+                              fuse_linear=self.fuse_linear,
+                              linear_route=self.linear_route)
+        routes = describe_linear_routes(model)
+        runner.logger.info(f'Model prepared for inference ({self.dtype}); '
+                           f'linear kernel routes:\n{routes}')

@@ -1,8 +1,9 @@
 """The model of a gallery: loading, identity and encoding.
 
 The identity (a digest of the weights, the model config and the image
-preprocessing, as :mod:`mmcnclip.apis.index_identity` describes them) is stored in the gallery database; vectors of different
-models are not comparable, so a database refuses any other model.
+preprocessing, as :mod:`mmcnclip.apis.index_identity` describes them) is
+stored in the gallery database; vectors of different models are not
+comparable, so a database refuses any other model.
 """
 import os.path as osp
 from typing import List, Optional, Sequence
@@ -66,7 +67,8 @@ class GalleryModel:
         self.config, self.checkpoint = osp.abspath(config), osp.abspath(
             checkpoint)
         self.pipeline = image_pipeline(cfg)
-        self.model = init_retrieval_model(cfg, checkpoint, device)
+        self.model = init_retrieval_model(cfg, checkpoint, device,
+                                          prepare=None)
         # before any inference preparation, which changes the weights
         self.identity = dict(
             weights=sampled_weights_digest([self.model]),

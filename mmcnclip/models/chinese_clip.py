@@ -10,6 +10,7 @@ from torch import nn
 from mmcnclip.checkpoint import LoadsAnyCheckpointLayout
 from mmcnclip.registry import MODELS
 from .data_preprocessor import default_data_preprocessor
+from .inference import PreparesForInference
 from .inferencer_hooks import InferencerHooks
 from .text_tower import TextTower
 
@@ -18,8 +19,8 @@ MAX_LOGIT_SCALE = math.log(100)
 
 
 @MODELS.register_module()
-class ChineseCLIP(LoadsAnyCheckpointLayout, InferencerHooks, TextTower,
-                  BaseModel):
+class ChineseCLIP(PreparesForInference, LoadsAnyCheckpointLayout,
+                  InferencerHooks, TextTower, BaseModel):
     """Chinese CLIP: image tower + projection, text tower + projection.
 
     Offers the API of ``cn_clip``/open_clip models: :meth:`tokenize`,
@@ -54,6 +55,12 @@ class ChineseCLIP(LoadsAnyCheckpointLayout, InferencerHooks, TextTower,
             warning). Defaults to None (keep the tower configs).
         data_preprocessor (dict, optional): Defaults to
             ``mmcnclip.ImageTextDataPreprocessor`` with CLIP mean/std.
+        inference_precision (str, optional): Precision the model is
+            prepared in on its first ``test_step`` (``'fp32'``, ``'bf16'``,
+            ``'fp16'``, ``'int8'``), see
+            :class:`~mmcnclip.models.inference.PreparesForInference`; None
+            runs the unprepared, bitwise-official model. Defaults to
+            ``'fp32'``.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -69,6 +76,7 @@ class ChineseCLIP(LoadsAnyCheckpointLayout, InferencerHooks, TextTower,
                  freeze_text: bool = False,
                  with_cp: Optional[bool] = None,
                  data_preprocessor: Optional[dict] = None,
+                 inference_precision: Optional[str] = 'fp32',
                  init_cfg: Optional[dict] = None):
         super().__init__(
             data_preprocessor=MODELS.build(
@@ -81,6 +89,7 @@ class ChineseCLIP(LoadsAnyCheckpointLayout, InferencerHooks, TextTower,
                              vocab_file, freeze_text)
         self.loss_module = MODELS.build(loss)
         self.freeze_vision = freeze_vision
+        self.set_inference_precision(inference_precision)
         if with_cp is not None:
             for tower in (self.backbone, self.text_encoder):
                 if hasattr(tower, 'with_cp'):

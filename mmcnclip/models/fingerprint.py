@@ -8,12 +8,21 @@ from torch import nn
 
 def named_tensors(
         modules: Iterable[nn.Module]) -> List[Tuple[str, torch.Tensor]]:
-    """Every parameter and buffer of ``modules``, named ``index.key``."""
+    """Every parameter and buffer of ``modules``, named ``index.key``; int8
+    layers' packed parameters as their tensors, plain (not quantised)."""
     out = []
     for index, module in enumerate(modules):
-        for name, tensor in module.state_dict(keep_vars=True).items():
-            out.append((f'{index}.{name}', tensor))
+        for name, value in module.state_dict(keep_vars=True).items():
+            if isinstance(value, (tuple, list)):  # int8 packed parameters
+                out.extend((f'{index}.{name}.{i}', _plain(t))
+                           for i, t in enumerate(value) if torch.is_tensor(t))
+            elif torch.is_tensor(value):
+                out.append((f'{index}.{name}', _plain(value)))
     return out
+
+
+def _plain(t: torch.Tensor) -> torch.Tensor:
+    return t.int_repr() if t.is_quantized else t
 
 
 def sampled_values(tensors: Sequence[torch.Tensor],

@@ -12,17 +12,22 @@ Typical use::
 from typing import Optional
 
 import torch
+from mmengine.logging import print_log
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .layers.fused_linear import fuse_linear_layers_
+from .layers.fused_conv import fuse_bottlenecks_
+from .layers.fused_linear import (describe_linear_routes,
+                                  fuse_linear_layers_, set_linear_routes_)
 from .layers.transformer import (MLP, QUICK_GELU_ALPHA, LayerNorm,
                                  QuickGELU)
+from .quantization import INT8, quantize_linear_int8_
 
 LOW_PRECISION_DTYPES = (torch.bfloat16, torch.float16)
 #: precision names of the command line and configs -> ``dtype`` argument
 #: of :func:`prepare_for_inference`
-PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16,
+              'int8': INT8}
 
 
 def image_input_size(model: nn.Module) -> int:
@@ -154,32 +159,103 @@ def to_low_precision(model: nn.Module,
 def prepare_for_inference(model: nn.Module,
                           dtype: Optional[torch.dtype] = None,
                           channels_last: bool = True,
-                          fuse_linear: bool = True) -> nn.Module:
-    """Eval mode, weight folding, channels-last convolutions, fused oneDNN
-    linear layers and optional low precision in one call.
+                          fuse_linear: bool = True,
+                          linear_route: str = 'auto') -> nn.Module:
+    """Eval mode, weight folding, channels-last convolutions, fused linear
+    layers on the kernel measured fastest here, optional low precision.
 
     Args:
         model (nn.Module): The model (e.g. ``mmcnclip.ChineseCLIP``).
         dtype (torch.dtype, optional): ``torch.bfloat16``/``torch.float16``
-            for :func:`to_low_precision`; None keeps fp32. Defaults to None.
+            for :func:`to_low_precision`; ``torch.qint8`` for int8 linear
+            layers (CPU, :func:`~.quantization.quantize_linear_int8_`,
+            convolutions stay fp32); None keeps fp32. Defaults to None.
         channels_last (bool): Store convolution weights channels-last when
             the model has BatchNorm-folded convolutions (ResNet towers),
             which avoids oneDNN layout reorders on CPU. Defaults to True.
         fuse_linear (bool): Replace linear layers by
             :class:`~mmcnclip.models.layers.fused_linear.FusedLinear`, which
-            runs linear + bias + MLP activation as one oneDNN primitive on
-            CPU (PyTorch ops elsewhere). Defaults to True.
+            can run linear + bias + MLP activation as one oneDNN primitive
+            on CPU, and folded ResNet bottlenecks by
+            :class:`~mmcnclip.models.layers.fused_conv.FusedBottleneck`
+            (ReLUs and residual adds inside the convolutions); PyTorch ops
+            elsewhere. Defaults to True.
+        linear_route (str): ``'auto'`` times oneDNN against PyTorch's BLAS
+            for each linear layer family on this CPU (once, cached; see
+            :mod:`~mmcnclip.models.layers.kernel_routes`) and keeps the
+            faster; ``'onednn'``/``'blas'`` force one. Defaults to 'auto'.
 
     Returns:
-        nn.Module: ``model``, prepared in place.
+        nn.Module: ``model``, prepared in place; ``is_prepared(model)`` is
+        then True.
     """
     model.eval()
     fold_quick_gelu_(model)
     folded = fold_batch_norm_(model)
     if channels_last and folded:
         model.to(memory_format=torch.channels_last)
-    if fuse_linear:
+    if fuse_linear and folded:  # the fused-kernel switch covers both
+        from .backbones.modified_resnet import Bottleneck
+        fuse_bottlenecks_(model, Bottleneck)
+    if dtype == INT8:
+        quantize_linear_int8_(model)
+    elif fuse_linear:
         fuse_linear_layers_(model)
-    if dtype is not None and dtype != torch.float32:
+    if dtype in LOW_PRECISION_DTYPES:
         to_low_precision(model, dtype)
+    if fuse_linear and dtype != INT8:
+        set_linear_routes_(model, linear_route)
+    model._prepared_for_inference = True
     return model
+
+
+def is_prepared(model: nn.Module) -> bool:
+    """Whether :func:`prepare_for_inference` has run on ``model``."""
+    return getattr(model, '_prepared_for_inference', False)
+
+
+class PreparesForInference:
+    """Model mixin: the first ``test_step`` in eval mode prepares the model
+    (:func:`prepare_for_inference`), so ``tools/test.py``, mmpretrain's
+    inferencers and anything else that calls ``test_step`` run the fast
+    model by default. Training (``train_step``) and validation
+    (``val_step``) never prepare; a prepared model refuses ``train()``
+    because its folded weights are no longer the checkpoint's.
+
+    The model's ``inference_precision`` (``'fp32'``, ``'bf16'``,
+    ``'fp16'``, or None for the bitwise-official unprepared model) selects
+    it; set it in the model config or with
+    ``tools/test.py --no-prepare``/``--prepare``.
+    """
+    inference_precision: Optional[str] = 'fp32'
+
+    def set_inference_precision(self, precision: Optional[str]) -> None:
+        """Set ``inference_precision`` (checked): a key of
+        :data:`PRECISIONS` or None."""
+        if precision is not None and precision not in PRECISIONS:
+            raise ValueError(f'inference_precision must be one of '
+                             f'{list(PRECISIONS)} or None, got {precision!r}')
+        self.inference_precision = precision
+
+    def test_step(self, data):
+        """Prepare once (unless ``inference_precision`` is None), then run
+        the parent's ``test_step``."""
+        if (not self.training and self.inference_precision is not None
+                and not is_prepared(self)):
+            prepare_for_inference(
+                self, dtype=PRECISIONS[self.inference_precision])
+            print_log(f'{type(self).__name__} prepared for inference '
+                      f'({self.inference_precision}; inference_precision='
+                      'None for the unprepared model); linear kernel '
+                      f'routes:\n{describe_linear_routes(self)}',
+                      logger='current')
+        return super().test_step(data)
+
+    def train(self, mode: bool = True):
+        """Refuse training mode once prepared (reload the checkpoint)."""
+        if mode and is_prepared(self):
+            raise RuntimeError(
+                f'{type(self).__name__} was prepared for inference (folded '
+                'weights, fused layers): it cannot be trained or saved as a '
+                'checkpoint; build it again and load the checkpoint')
+        return super().train(mode)

@@ -34,7 +34,7 @@ def setup(tmp_path_factory):
     cfg.test_dataloader.dataset.data_root = str(root / 'shapes')
     cfg.test_dataloader.batch_size = 10  # mixed image/text batches
     torch.manual_seed(0)
-    model = init_retrieval_model(cfg)
+    model = init_retrieval_model(cfg, prepare=None)  # saved: unprepared
     ckpt = root / 'tiny.pth'
     torch.save(dict(state_dict=model.state_dict()), ckpt)
     index = extract_features(model, Runner.build_dataloader(
@@ -173,7 +173,7 @@ def test_tools(setup, tmp_path):
     root, ckpt, model = setup['root'], setup['ckpt'], setup['model']
     out = tmp_path / 'index.pt'
     run_tool('extract_features.py', CFG, ckpt, '--out', str(out), '--fp16',
-             '--prepare', 'fp32', '--cfg-options',
+             '--cfg-options',
              f'test_dataloader.dataset.data_root={root}/shapes')
     index = RetrievalIndex.load(str(out))
     assert index.image_feats.dtype == torch.float16
@@ -211,7 +211,7 @@ def test_search_with_another_model_is_refused(setup, tmp_path):
     index_path = tmp_path / 'index.pt'
     setup['index'].save(str(index_path))
     torch.manual_seed(1)
-    other = init_retrieval_model(setup['cfg'])
+    other = init_retrieval_model(setup['cfg'], prepare=None)  # saved
     other_ckpt = tmp_path / 'other.pth'
     torch.save(dict(state_dict=other.state_dict()), other_ckpt)
     args = [sys.executable, osp.join(REPO, 'tools', 'retrieval_search.py'),

@@ -7,6 +7,7 @@ from PIL import Image
 
 from conftest import PromptCounter, official_zero_shot_scores, smooth_image
 from mmcnclip.model_index import hook_model_hub
+from mmcnclip.models.inference import is_prepared
 
 CLASSES = ['鸟', '狗', '猫', '蛇']
 
@@ -39,7 +40,9 @@ def check_inferencer(ckpt, official, tmp_path, **kwargs):
     counter = PromptCounter(inferencer.model)
     assert type(inferencer.model).__name__ == 'ZeroShotClassifier'
     num_templates = len(head.templates)
+    assert not is_prepared(inferencer.model)
     result = inferencer(image)[0]
+    assert is_prepared(inferencer.model)  # fast by default
     assert result['pred_class'] in CLASSES
     assert result['pred_class'] == CLASSES[int(np.argmax(
         result['pred_scores']))]

@@ -49,4 +49,4 @@ def test_unwraps_model_wrappers():
 
 def test_rejects_unknown_dtype():
     with pytest.raises(ValueError, match='dtype must be one of'):
-        PrepareForInferenceHook(dtype='int8')
+        PrepareForInferenceHook(dtype='int4')

@@ -1,53 +1,106 @@
-"""tools/benchmark.py runs end to end (smallest settings; no timing checks)."""
-import re
+"""Benchmark library (mmcnclip.benchmarking) and tools/benchmark.py at the
+smallest settings: the modes run and return consistent data; no timing
+checks."""
+import math
+
+import pytest
+import torch
 
 from helpers.processes import run_tool
+from mmcnclip.benchmarking import format_table, gemm_peak
+from mmcnclip.benchmarking.towers import bench_image, bench_text
+
+IMPLS = {'official', 'mmcnclip', 'mmcnclip+prepare'}
 
 
-def _benchmark(*args):
-    return run_tool('benchmark.py', *args, with_stderr=False)
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
-def _rows(out, names):
-    """``{impl: x official}`` of the table rows named in ``names`` (the
-    implementation column is 26 characters wide)."""
-    found = {}
-    for line in out.splitlines():
-        if line[:26].strip() in names:
-            found[line[:26].strip()] = float(line.split()[-1])
-    return found
+def _check_rows(rows, names):
+    by_name = {r['impl']: r for r in rows}
+    assert names <= set(by_name), by_name
+    assert by_name['official']['x_official'] == 1.0
+    assert all(r['best'] > 0 and r['gflops'] > 0 for r in rows)
+    return by_name
 
 
-def test_fp32_image_and_text_towers():
-    out = _benchmark('--model', 'RN50', '--batch', '1', '--iters', '1',
-                     '--threads', '1', '--text-prompts', '8',
-                     '--text-batch', '4')
-    diffs = re.findall(r'max \|feature diff\| \S+ vs official: (\S+)', out)
-    assert len(diffs) == 2 and all(float(d) < 1e-5 for d in diffs), out
-    image = out.split('image tower')[1].split('text tower')[0]
-    rows = _rows(image, ['official', 'mmcnclip', 'mmcnclip+prepare'])
-    assert set(rows) == {'official', 'mmcnclip', 'mmcnclip+prepare'}, out
-    assert rows['official'] == 1.0 and all(v > 0 for v in rows.values())
-    text = out.split('text tower')[1]
-    assert re.search(r'pad52 vs pad-longest: (\S+)', out)
-    assert set(_rows(text, ['official', 'mmcnclip pad52',
-                            'mmcnclip pad-longest'])) == {
-        'official', 'mmcnclip pad52', 'mmcnclip pad-longest'}, out
+def test_gemm_peak_routes():
+    peaks = gemm_peak('cpu', torch.float32, n=64, reps=1, per_route=True)
+    assert 'blas' in peaks and all(v > 0 for v in peaks.values())
+    assert gemm_peak('cpu', torch.float32, n=64, reps=1) > 0
 
 
-def test_bf16_keeps_an_fp32_reference():
-    out = _benchmark('--model', 'RN50', '--batch', '1', '--iters', '1',
-                     '--threads', '1', '--dtype', 'bf16', '--tower',
-                     'image')
-    assert 'GEMM peak bf16' in out and ', fp32:' in out
-    assert set(_rows(out, ['mmcnclip+prepare', 'mmcnclip+prepare fp32'])) \
-        == {'mmcnclip+prepare', 'mmcnclip+prepare fp32'}, out
+def test_image_tower_fp32_and_int8():
+    res = bench_image('RN50', batch=1, rounds=1, peak=100., int8=True)
+    assert all(err < 1e-5 for err in res['diffs'].values()), res['diffs']
+    rows = _check_rows(res['rows'], IMPLS | {'mmcnclip+prepare int8',
+                                             'mmcnclip+prepare fp32'})
+    assert rows['mmcnclip']['lat_ms'] > 0
+    assert 0.9 < res['int8_cosine'] <= 1.0 + 1e-6
+    # RN50's attention pool: one family per linear shape, with a reason.
+    assert res['routes'] and all(route in ('onednn', 'blas') and reason
+                                 for route, reason, _ in
+                                 res['routes'].values())
+
+
+def test_image_tower_bf16_keeps_an_fp32_reference():
+    res = bench_image('RN50', batch=1, rounds=1, peak=100.,
+                      dtype=torch.bfloat16)
+    _check_rows(res['rows'], IMPLS | {'mmcnclip+prepare fp32'})
+
+
+def test_text_tower():
+    res = bench_text('RN50', prompts=8, batch=4, rounds=1, peak=100.)
+    assert res['count'] == 8 and res['pad_diff'] < 1e-5
+    rows = _check_rows(res['rows'], {'official', 'mmcnclip pad52',
+                                     'mmcnclip pad-longest',
+                                     'mmcnclip sorted+longest'})
+    assert rows['official']['lat_ms'] is None
+
+
+def test_format_table():
+    text = format_table([dict(impl='a', x=1.5), dict(impl='bb')],
+                        [('impl', 'impl', '<4'), ('x', 'x', '6.2f')])
+    assert text.splitlines() == ['impl      x', 'a      1.50',
+                                 'bb        -']
 
 
 def test_load_test(tmp_path):
-    out = _benchmark('--load-test', '--load-model', 'RN50', '--load-dtype',
-                     'fp16', '--tmpdir', str(tmp_path))
-    for mode in ('load_pretrained', 'build+load_checkpoint'):
-        assert re.search(mode.replace('+', r'\+') +
-                         r' +peak RSS rise during load', out), out
+    from mmcnclip.benchmarking.load import LOAD_MODES, load_test
+    res = load_test('RN50', half=True, tmpdir=str(tmp_path))
+    assert res['weights_bytes'] > 0
+    for mode in LOAD_MODES:
+        assert res[mode]['hwm'] >= res[mode]['rss0'] > 0
+        assert res[mode]['seconds'] > 0
     assert not list(tmp_path.iterdir())  # the checkpoint is deleted
+
+
+def test_end_to_end_with_the_official_script(tmp_path):
+    from mmcnclip.benchmarking.e2e import bench_e2e
+    res = bench_e2e('RN50', images=4, batch=2, workers=0, rounds=1,
+                    classes=2, formats=('cifar', ), workdir=str(tmp_path))
+    rows = {r['impl']: r for r in res['rows']}
+    assert set(rows) == {'cifar: prepared fp32', 'cifar: unprepared',
+                         'cifar: official'}
+    assert rows['cifar: official']['x_official'] == 1.0
+    # Same images, checkpoint and prototypes: the same predictions.
+    assert all(r['agree'] == 1.0 for r in rows.values()), rows
+    assert len({r['top1'] for r in rows.values()}) == 1, rows
+    assert all(r['best'] > 0 and not math.isnan(r['best'])
+               for r in rows.values())
+    assert res['tower']['prepared'] > 0 and res['templates'] == 183
+    assert any('from the cache file' in k for k in res['one_off'])
+    assert not list(tmp_path.iterdir())
+
+
+def test_tool_prints_tables():
+    out = run_tool('benchmark.py', '--model', 'RN50', '--tower', 'text',
+                   '--iters', '1', '--threads', '1', '--text-prompts', '8',
+                   '--text-batch', '4', with_stderr=False)
+    assert 'GEMM peak fp32' in out and 'linear kernel routes' in out
+    assert 'x official' in out and 'mmcnclip sorted+longest' in out

@@ -10,13 +10,15 @@ from mmcnclip.text import get_classnames
 from ..data_preprocessor import default_data_preprocessor
 from ..text_tower import TextTower
 from .class_names import ClassNames, calling_inferencer_classes
+from ..inference import PreparesForInference
 
 #: model-level argument -> argument of the head it is passed to.
 HEAD_ARGS = {'text_prototype': 'classnames', 'text_prompt': 'templates'}
 
 
 @MODELS.register_module()
-class ZeroShotClassifier(LoadsAnyCheckpointLayout, TextTower,
+class ZeroShotClassifier(PreparesForInference, LoadsAnyCheckpointLayout,
+                         TextTower,
                          ImageClassifier):
     """Chinese CLIP as an mmpretrain image classifier.
 
@@ -76,6 +78,10 @@ class ZeroShotClassifier(LoadsAnyCheckpointLayout, TextTower,
             ``init_weights``; a dict names an image and a text checkpoint to
             merge (see :meth:`~mmcnclip.checkpoint.LoadsAnyCheckpointLayout.
             set_tower_checkpoints`, e.g. Taiyi-CLIP). Defaults to None.
+        inference_precision (str, optional): As for
+            :class:`~mmcnclip.models.ChineseCLIP`: the precision of the
+            preparation on the first ``test_step``; None keeps the
+            unprepared model. Defaults to ``'fp32'``.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -94,6 +100,7 @@ class ZeroShotClassifier(LoadsAnyCheckpointLayout, TextTower,
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  pretrained: Union[str, dict, None] = None,
+                 inference_precision: Optional[str] = 'fp32',
                  init_cfg: Optional[dict] = None):
         head_cfg = dict(type='mmcnclip.ZeroShotClsHead')
         head_cfg.update(head or {})
@@ -127,6 +134,7 @@ class ZeroShotClassifier(LoadsAnyCheckpointLayout, TextTower,
                              vocab_file, freeze_text)
         self.head.bind_text_tower(self)
         self.freeze_modules()
+        self.set_inference_precision(inference_precision)
         self.class_names = class_names
         self._other_meta = {}
 

@@ -7,6 +7,9 @@ a slower code path), and it can apply the bias and the activation inside
 the same primitive instead of in extra passes over the output.
 :class:`FusedLinear` uses it where it can and plain PyTorch everywhere else,
 so a model holding it still runs on GPUs, under autograd and in exporters.
+Which of oneDNN and PyTorch's BLAS is faster depends on the CPU:
+:func:`set_linear_routes_` measures it per layer family (see
+:mod:`.kernel_routes`).
 """
 from typing import Optional
 
@@ -14,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .kernel_routes import Route, choose_linear_route
 from .transformer import MLP
 
 #: activation name -> (oneDNN post-op, its algorithm, PyTorch fallback)
@@ -37,8 +41,9 @@ class FusedLinear(nn.Module):
     It adopts the parameters of an existing :class:`torch.nn.Linear` (same
     ``weight``/``bias`` names, so state dicts are unchanged). oneDNN runs
     for CPU fp32/bf16 inputs when no gradient is needed and no compiler or
-    tracer is capturing the graph; otherwise the layer computes
-    ``act(F.linear(x, weight, bias))`` with PyTorch ops.
+    tracer is capturing the graph and its :attr:`route` is ``'onednn'``;
+    otherwise the layer computes ``act(F.linear(x, weight, bias))`` with
+    PyTorch ops (``'blas'``).
 
     Args:
         linear (nn.Linear): The layer whose parameters are adopted.
@@ -54,15 +59,17 @@ class FusedLinear(nn.Module):
         self.weight = linear.weight
         self.bias = linear.bias
         self.act = act
-        self.onednn = onednn_linear_available()
+        self.route = Route('onednn' if onednn_linear_available() else
+                           'blas', 'default')
 
     def extra_repr(self) -> str:
         out_features, in_features = self.weight.shape
         return (f'in_features={in_features}, out_features={out_features}, '
-                f'bias={self.bias is not None}, act={self.act}')
+                f'bias={self.bias is not None}, act={self.act}, '
+                f'route={self.route.name}')
 
     def _runs_onednn(self, x: torch.Tensor) -> bool:
-        return (self.onednn and x.device.type == 'cpu'
+        return (self.route.name == 'onednn' and x.device.type == 'cpu'
                 and x.dtype in ONEDNN_DTYPES and x.dtype == self.weight.dtype
                 and not (torch.is_grad_enabled() and
                          (x.requires_grad or self.weight.requires_grad))
@@ -112,3 +119,57 @@ def _activation_name(act: nn.Module) -> Optional[str]:
     if isinstance(act, nn.GELU) and act.approximate == 'none':
         return 'gelu'
     return None
+
+
+def layer_family(layer: FusedLinear) -> str:
+    """A layer's family name, e.g. ``'float32 3072x768 silu'``."""
+    out_features, in_features = layer.weight.shape
+    return (f'{str(layer.weight.dtype)[6:]} {out_features}x{in_features} '
+            f'{layer.act or "-"}')
+
+
+def set_linear_routes_(model: nn.Module, route: str = 'auto') -> dict:
+    """Choose the route of every :class:`FusedLinear` of ``model``, once per
+    layer family (weight shape, dtype, activation): measured and cached
+    with ``'auto'`` (see :func:`~.kernel_routes.choose_linear_route`),
+    forced with ``'onednn'``/``'blas'``.
+
+    Args:
+        model (nn.Module): A model holding :class:`FusedLinear` layers, in
+            its final dtype and device.
+        route (str): ``'auto'``, ``'onednn'`` or ``'blas'``. Defaults to
+            'auto'.
+
+    Returns:
+        dict: ``{family: Route}`` with families named like
+        ``'float32 3072x768 silu'``.
+    """
+    routes = {}
+    for module in model.modules():
+        if not isinstance(module, FusedLinear):
+            continue
+        family = layer_family(module)
+        if family not in routes:
+            routes[family] = choose_linear_route(module.weight, module.bias,
+                                                 module.act, route)
+        module.route = routes[family]
+    return routes
+
+
+def linear_routes(model: nn.Module) -> dict:
+    """``{family: (route, reason, number of layers)}`` of the
+    :class:`FusedLinear` layers of a prepared model."""
+    out = {}
+    for module in model.modules():
+        if isinstance(module, FusedLinear):
+            family = layer_family(module)
+            count = out.get(family, (None, None, 0))[2]
+            out[family] = (module.route.name, module.route.reason, count + 1)
+    return out
+
+
+def describe_linear_routes(model: nn.Module) -> str:
+    """One line per linear layer family: the kernel route and why."""
+    return '\n'.join(f'  {family} x{count}: {route} ({reason})'
+                      for family, (route, reason, count) in
+                      linear_routes(model).items())
