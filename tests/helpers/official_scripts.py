@@ -1,7 +1,7 @@
 """Helpers to run the official ``cn_clip`` scripts on generated data.
 
 The scripts run unmodified, in a subprocess (:mod:`helpers.processes`),
-through the CPU shim ``tests/helpers/cn_clip_cpu.py``. They read model
+through the CPU shim ``tools/official_cpu_shim.py``. They read model
 configs from ``cn_clip/clip/model_configs/<name>.json`` next to their own
 file and accept only the official names, so toy sizes need a copy of the
 installed (1 MB) package in which one official name holds the toy config:
@@ -15,7 +15,7 @@ import sys
 
 from .processes import REPO, free_port, run
 
-SHIM = osp.join(osp.dirname(osp.abspath(__file__)), 'cn_clip_cpu.py')
+SHIM = osp.join(REPO, 'tools', 'official_cpu_shim.py')
 
 #: toy sizes of :func:`test_checkpoint.tiny_models.tiny_official` as
 #: official model configs (vision and text halves)

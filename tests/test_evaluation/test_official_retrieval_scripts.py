@@ -1,7 +1,7 @@
 """Retrieval recalls and rankings equal those of the official scripts.
 
 The official pipeline runs unmodified on CPU (the shim
-``tests/helpers/cn_clip_cpu.py``):
+``tools/official_cpu_shim.py``):
 ``cn_clip.preprocess.build_lmdb_dataset`` -> ``eval.extract_features`` ->
 ``eval.make_topk_predictions`` -> ``eval.evaluation`` for text-to-image and
 ``eval.transform_ir_annotation_to_tr`` -> ``make_topk_predictions_tr`` ->

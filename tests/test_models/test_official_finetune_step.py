@@ -1,7 +1,7 @@
 """The first finetuning step gives the loss of ``cn_clip/training/main.py``.
 
 The official trainer runs unmodified on CPU (the shim
-``tests/helpers/cn_clip_cpu.py``: gloo instead of NCCL, no CUDA moves) on
+``tools/official_cpu_shim.py``: gloo instead of NCCL, no CUDA moves) on
 the LMDB built by ``cn_clip.preprocess.build_lmdb_dataset``; mmcnclip runs
 ``tools/train.py`` with the shipped RN50 finetune config on the tsv files
 the LMDB was built from, from the same fp16-rounded checkpoint, one batch

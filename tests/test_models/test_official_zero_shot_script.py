@@ -1,7 +1,7 @@
 """Zero-shot scores equal those of ``cn_clip/eval/zeroshot_evaluation.py``.
 
 The official script runs unmodified on CPU (the shim
-``tests/helpers/cn_clip_cpu.py``) on an ELEVATER-style folder
+``tools/official_cpu_shim.py``) on an ELEVATER-style folder
 (``label_cn.txt`` + ``test/000...``, read with torchvision's
 ``ImageFolder``) with its 183 "openai" templates; mmcnclip
 runs ``tools/test.py`` with the shipped elevater-folder config on the same

@@ -132,7 +132,7 @@ def test_test_py(setup, tmp_path):
              str(tmp_path / 'vis'), '--interval', '4', '--cfg-options',
              'test_dataloader.batch_size=5', cwd=tmp_path)
     shown = sorted((tmp_path / 'vis').glob('*.png'))
-    assert [p.name for p in shown] == [f'{i}_0.png' for i in (0, 4, 8)]
+    assert [p.name for p in shown] == [f'{i:06d}.png' for i in (0, 4, 8)]
     with open(preds, 'rb') as f:
         dumped = pickle.load(f)
     assert len(dumped) == N_TEST
@@ -144,10 +144,9 @@ def test_test_py_weights_named_by_the_config(setup, tmp_path):
     """Without a checkpoint argument, model.pretrained is loaded (how the
     Taiyi-CLIP zero-shot configs name their two towers)."""
     out = tmp_path / 'metrics.json'
-    _run([sys.executable, osp.join(TOOLS, 'test.py'), setup['cfg'],
-          '--work-dir', str(tmp_path / 'work'), '--out', str(out),
-          '--out-item', 'metrics', '--cfg-options',
-          f'model.pretrained={setup["ckpt"]}'], cwd=tmp_path)
+    run_tool('test.py', setup['cfg'], '--work-dir', str(tmp_path / 'work'),
+             '--out', str(out), '--out-item', 'metrics', '--cfg-options',
+             f'model.pretrained={setup["ckpt"]}', cwd=tmp_path)
     _check_metrics(out, setup['expected'])
 
 
