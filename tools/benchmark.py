@@ -17,14 +17,11 @@ Examples::
     python tools/benchmark.py --load-test --load-dtype fp16
 """
 import argparse
-import os.path as osp
-import sys
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmcnclip.benchmarking import format_table, gemm_peak  # noqa: E402
-from mmcnclip.benchmarking.models import DTYPES, model_names  # noqa: E402
+from mmcnclip.benchmarking import format_table, gemm_peak
+from mmcnclip.benchmarking.models import DTYPES, model_names
 
 COLUMNS = [('impl', 'impl', '<26'), ('med', '{unit}/s med', '10.2f'),
            ('best', '{unit}/s best', '10.2f'), ('lat_ms', 'lat@1 ms', '9.1f'),

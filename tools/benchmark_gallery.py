@@ -19,18 +19,15 @@ import argparse
 import gc
 import os
 import os.path as osp
-import sys
 import tempfile
 import time
 
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from benchmark import build_official  # noqa: E402
-
-from mmcnclip.gallery import GalleryModel, VectorIndex, index_folder  # noqa
-from mmcnclip.gallery.vector_index import ivf_lists  # noqa: E402
+from mmcnclip.benchmarking.models import build_official
+from mmcnclip.gallery import GalleryModel, VectorIndex, index_folder
+from mmcnclip.gallery.vector_index import ivf_lists
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RN50_CONFIG = osp.join(REPO, 'configs',
