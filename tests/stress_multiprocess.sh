@@ -17,6 +17,7 @@ ROUNDS=${1:-20}
 PYTHON=${PYTHON:-python}
 BURNERS=${BURNERS:-2}
 LOG_DIR=${LOG_DIR:-$(mktemp -d -t mmcnclip-stress.XXXXXX)}
+mkdir -p "$LOG_DIR" || exit 2
 DEFAULT_TESTS=(
     tests/test_models/test_contrastive.py::test_gather_with_grad_two_gloo_ranks
     tests/test_process_helpers.py::test_spawn_workers_results_and_errors
