@@ -15,12 +15,14 @@ Examples::
     python tools/benchmark.py --model RN50 ViT-B-16 --int8 --tower image
     python tools/benchmark.py --e2e --model RN50 --e2e-images 200
     python tools/benchmark.py --load-test --load-dtype fp16
+    python tools/benchmark.py --model RN50 --tower image --contention 1
 """
 import argparse
 
 import torch
 
 from mmcnclip.benchmarking import format_table, gemm_peak
+from mmcnclip.benchmarking.contention import cpu_burners
 from mmcnclip.benchmarking.models import DTYPES, model_names
 
 COLUMNS = [('impl', 'impl', '<26'), ('med', '{unit}/s med', '10.2f'),
@@ -154,6 +156,9 @@ def parse_args(argv=None):
                         choices=model_names())
     parser.add_argument('--load-dtype', default='fp16',
                         choices=['fp16', 'fp32'])
+    parser.add_argument('--contention', type=int, default=0, metavar='N',
+                        help='run N busy-looping processes during the '
+                        'whole benchmark (the GEMM peak included)')
     parser.add_argument('--tmpdir', default=None,
                         help='where the load test and --e2e write files')
     return parser.parse_args(argv)
@@ -163,6 +168,15 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    with cpu_burners(args.contention) as pids:
+        if pids:
+            print(f'contention: {len(pids)} CPU-bound processes running '
+                  f'(pids {", ".join(map(str, pids))})')
+        run(args)
+
+
+def run(args):
+    """The benchmark mode ``args`` asks for."""
     if args.load_test:
         return run_load_test(args)
     if args.e2e:
