@@ -16,6 +16,7 @@ Examples::
     python tools/benchmark.py --e2e --model RN50 --e2e-images 200
     python tools/benchmark.py --load-test --load-dtype fp16
     python tools/benchmark.py --model RN50 --tower image --contention 1
+    python tools/benchmark.py --model RN50 --profile --int8 --batch 8
 """
 import argparse
 
@@ -61,6 +62,26 @@ def run_image(name, args, dtype, peak):
           f'{res["gflop"]} GFLOP/img, GEMM peak {peak:.0f} GFLOP/s ==')
     print_routes(res['routes'])
     print_table(res['rows'], 'img')
+
+
+def run_profile(name, args, dtype):
+    from mmcnclip.benchmarking.profile import op_shares
+    from mmcnclip.benchmarking.towers import image_candidates
+    res = image_candidates(name, dtype, args.device, hf=False,
+                           int8=args.int8)
+    x = torch.randn(args.batch, 3, res['size'], res['size'],
+                    device=args.device, dtype=dtype)
+    shares = {impl: op_shares(fn, x) for impl, fn in
+              res['candidates'].items()}
+    families = sorted({f for s in shares.values() for f in s},
+                      key=lambda f: -max(s.get(f, 0) for s in
+                                         shares.values()))
+    print(f'\n== {name} image tower: share of self CPU time per operator '
+          f'family (%), batch {args.batch}, {args.dtype} ==')
+    rows = [dict(impl=impl, **{f: 100 * s.get(f, 0) for f in families})
+            for impl, s in shares.items()]
+    print(format_table(rows, [('impl', 'impl', '<26')] +
+                       [(f, f, f'{max(len(f), 6)}.1f') for f in families]))
 
 
 def run_text(name, args, dtype, peak):
@@ -156,6 +177,9 @@ def parse_args(argv=None):
                         choices=model_names())
     parser.add_argument('--load-dtype', default='fp16',
                         choices=['fp16', 'fp32'])
+    parser.add_argument('--profile', action='store_true',
+                        help='instead of timing, print where each image '
+                        'tower spends its time (operator families)')
     parser.add_argument('--contention', type=int, default=0, metavar='N',
                         help='run N busy-looping processes during the '
                         'whole benchmark (the GEMM peak included)')
@@ -195,6 +219,10 @@ def run(args):
           'GFLOP/s (' + ', '.join(f'{k} {v:.0f}' for k, v in peaks.items())
           + ')' + ('' if dtype == torch.float32 else
                    f', fp32: {gemm_peak(device, torch.float32):.0f} GFLOP/s'))
+    if args.profile:
+        for name in args.model:
+            run_profile(name, args, DTYPES[args.dtype])
+        return
     for name in args.model:
         if 'image' in args.tower:
             run_image(name, args, dtype, peak)

@@ -118,3 +118,23 @@ def test_cpu_burners_run_and_stop():
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_op_families():
+    from mmcnclip.benchmarking.profile import family_of, op_shares
+    assert family_of('aten::_slow_conv2d_forward') == 'convolution'
+    assert family_of('mkldnn::_linear_pointwise') == 'linear / matmul'
+    assert family_of('quantized::linear_dynamic') == 'linear / matmul'
+    assert family_of('aten::native_batch_norm') == 'normalisation'
+    assert family_of('aten::view') == 'other'
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    shares = op_shares(model, torch.randn(1, 3, 16, 16), rounds=1)
+    assert math.isclose(sum(shares.values()), 1.0)
+    assert 'convolution' in shares and 'elementwise' in shares
+
+
+def test_tool_profile_mode():
+    out = run_tool('benchmark.py', '--model', 'RN50', '--profile', '--int8',
+                   '--batch', '1', '--threads', '1', with_stderr=False)
+    assert 'share of self CPU time per operator family' in out
+    assert 'mmcnclip+prepare int8' in out and 'convolution' in out
