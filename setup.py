@@ -1,7 +1,6 @@
 """Install mmcnclip: ``pip install -r requirements/cpu.txt -e .``"""
 import re
 import shutil
-import sys
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -13,27 +12,21 @@ VERSION = re.search(r"__version__ = '([^']+)'",
 
 
 def add_mim_extension():
-    """Ship ``model-index.yml``, ``configs/`` and ``tools/`` inside the
-    package (``mmcnclip/.mim``) so that mmpretrain's ``get_model(name)``
-    resolves our names from an installed package too and OpenMMLab's ``mim``
-    finds them (``mim search/test/train mmcnclip``); symlinked for editable
-    installs so the source tree stays the single copy."""
+    """Link ``model-index.yml``, ``configs/`` and ``tools/`` into the package
+    (``mmcnclip/.mim``) so that mmpretrain's ``get_model(name)`` resolves our
+    names from an installed package too and OpenMMLab's ``mim`` finds them
+    (``mim search/test/train mmcnclip``) in a regular install. The links keep
+    the source tree the single copy (an editable install reads through them);
+    a wheel build copies the files they point to."""
     mim = HERE / 'mmcnclip' / '.mim'
-    editable = {'develop', 'editable_wheel'} & set(sys.argv)
     mim.mkdir(exist_ok=True)
     for name in ('model-index.yml', 'configs', 'tools'):
-        src, dst = HERE / name, mim / name
+        dst = mim / name
         if dst.is_symlink() or dst.is_file():
             dst.unlink()
         elif dst.is_dir():
             shutil.rmtree(dst)
-        if editable:
-            dst.symlink_to(Path('..', '..', name))
-        elif src.is_dir():
-            shutil.copytree(
-                src, dst, ignore=shutil.ignore_patterns('__pycache__'))
-        else:
-            shutil.copyfile(src, dst)
+        dst.symlink_to(Path('..', '..', name))
 
 
 add_mim_extension()

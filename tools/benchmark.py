@@ -15,12 +15,15 @@ Examples::
     python tools/benchmark.py --model RN50 ViT-B-16 --int8 --tower image
     python tools/benchmark.py --e2e --model RN50 --e2e-images 200
     python tools/benchmark.py --load-test --load-dtype fp16
+    python tools/benchmark.py --model RN50 --tower image --contention 1
+    python tools/benchmark.py --model RN50 --profile --int8 --batch 8
 """
 import argparse
 
 import torch
 
 from mmcnclip.benchmarking import format_table, gemm_peak
+from mmcnclip.benchmarking.contention import cpu_burners
 from mmcnclip.benchmarking.models import DTYPES, model_names
 
 COLUMNS = [('impl', 'impl', '<26'), ('med', '{unit}/s med', '10.2f'),
@@ -59,6 +62,26 @@ def run_image(name, args, dtype, peak):
           f'{res["gflop"]} GFLOP/img, GEMM peak {peak:.0f} GFLOP/s ==')
     print_routes(res['routes'])
     print_table(res['rows'], 'img')
+
+
+def run_profile(name, args, dtype):
+    from mmcnclip.benchmarking.profile import op_shares
+    from mmcnclip.benchmarking.towers import image_candidates
+    res = image_candidates(name, dtype, args.device, hf=False,
+                           int8=args.int8)
+    x = torch.randn(args.batch, 3, res['size'], res['size'],
+                    device=args.device, dtype=dtype)
+    shares = {impl: op_shares(fn, x) for impl, fn in
+              res['candidates'].items()}
+    families = sorted({f for s in shares.values() for f in s},
+                      key=lambda f: -max(s.get(f, 0) for s in
+                                         shares.values()))
+    print(f'\n== {name} image tower: share of self CPU time per operator '
+          f'family (%), batch {args.batch}, {args.dtype} ==')
+    rows = [dict(impl=impl, **{f: 100 * s.get(f, 0) for f in families})
+            for impl, s in shares.items()]
+    print(format_table(rows, [('impl', 'impl', '<26')] +
+                       [(f, f, f'{max(len(f), 6)}.1f') for f in families]))
 
 
 def run_text(name, args, dtype, peak):
@@ -154,6 +177,12 @@ def parse_args(argv=None):
                         choices=model_names())
     parser.add_argument('--load-dtype', default='fp16',
                         choices=['fp16', 'fp32'])
+    parser.add_argument('--profile', action='store_true',
+                        help='instead of timing, print where each image '
+                        'tower spends its time (operator families)')
+    parser.add_argument('--contention', type=int, default=0, metavar='N',
+                        help='run N busy-looping processes during the '
+                        'whole benchmark (the GEMM peak included)')
     parser.add_argument('--tmpdir', default=None,
                         help='where the load test and --e2e write files')
     return parser.parse_args(argv)
@@ -163,6 +192,15 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    with cpu_burners(args.contention) as pids:
+        if pids:
+            print(f'contention: {len(pids)} CPU-bound processes running '
+                  f'(pids {", ".join(map(str, pids))})')
+        run(args)
+
+
+def run(args):
+    """The benchmark mode ``args`` asks for."""
     if args.load_test:
         return run_load_test(args)
     if args.e2e:
@@ -181,6 +219,10 @@ def main(argv=None):
           'GFLOP/s (' + ', '.join(f'{k} {v:.0f}' for k, v in peaks.items())
           + ')' + ('' if dtype == torch.float32 else
                    f', fp32: {gemm_peak(device, torch.float32):.0f} GFLOP/s'))
+    if args.profile:
+        for name in args.model:
+            run_profile(name, args, DTYPES[args.dtype])
+        return
     for name in args.model:
         if 'image' in args.tower:
             run_image(name, args, dtype, peak)

@@ -2,12 +2,14 @@
 smallest settings: the modes run and return consistent data; no timing
 checks."""
 import math
+import os
 
 import pytest
 import torch
 
 from helpers.processes import run_tool
 from mmcnclip.benchmarking import format_table, gemm_peak
+from mmcnclip.benchmarking.contention import cpu_burners
 from mmcnclip.benchmarking.towers import bench_image, bench_text
 
 IMPLS = {'official', 'mmcnclip', 'mmcnclip+prepare'}
@@ -101,6 +103,38 @@ def test_end_to_end_with_the_official_script(tmp_path):
 def test_tool_prints_tables():
     out = run_tool('benchmark.py', '--model', 'RN50', '--tower', 'text',
                    '--iters', '1', '--threads', '1', '--text-prompts', '8',
-                   '--text-batch', '4', with_stderr=False)
+                   '--text-batch', '4', '--contention', '1',
+                   with_stderr=False)
+    assert 'contention: 1 CPU-bound processes running' in out
     assert 'GEMM peak fp32' in out and 'linear kernel routes' in out
     assert 'x official' in out and 'mmcnclip sorted+longest' in out
+
+
+def test_cpu_burners_run_and_stop():
+    with cpu_burners(2) as pids:
+        assert len(pids) == 2
+        for pid in pids:
+            os.kill(pid, 0)  # alive
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_op_families():
+    from mmcnclip.benchmarking.profile import family_of, op_shares
+    assert family_of('aten::_slow_conv2d_forward') == 'convolution'
+    assert family_of('mkldnn::_linear_pointwise') == 'linear / matmul'
+    assert family_of('quantized::linear_dynamic') == 'linear / matmul'
+    assert family_of('aten::native_batch_norm') == 'normalisation'
+    assert family_of('aten::view') == 'other'
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    shares = op_shares(model, torch.randn(1, 3, 16, 16), rounds=1)
+    assert math.isclose(sum(shares.values()), 1.0)
+    assert 'convolution' in shares and 'elementwise' in shares
+
+
+def test_tool_profile_mode():
+    out = run_tool('benchmark.py', '--model', 'RN50', '--profile', '--int8',
+                   '--batch', '1', '--threads', '1', with_stderr=False)
+    assert 'share of self CPU time per operator family' in out
+    assert 'mmcnclip+prepare int8' in out and 'convolution' in out

@@ -32,6 +32,7 @@ EMBED = 16
 #: one config per family runs by default
 DEFAULT = {
     'cn-clip_vit-base-p16_zeroshot-cls_imagenet-cn.py',
+    'cn-clip_resnet50_zeroshot-cls_elevater-folder.py',
     'cn-clip_resnet50_retrieval_muge-test.py',
     'cn-clip_vit-base-p16_retrieval_flickr30k-cn-finetune.py',
     'linear-probe/cn-clip_vit-base-p16_linear-probe_cifar100.py',
@@ -105,9 +106,8 @@ def loader_options(*loaders, **values):
     return opts
 
 
-def image_folder(root, classes=('猫', '狗', '飞机', '汽车', '鸟', '船')):
-    """``root/test/<class>/*.png`` and ``root/label_cn.txt`` (enough
-    classes for top-5 accuracy)."""
+def image_folder(root, classes):
+    """``root/test/<class>/*.png`` and ``root/label_cn.txt``."""
     for c in range(len(classes)):
         os.makedirs(root / 'test' / f'{c:03d}')
         smooth_image(c).save(root / 'test' / f'{c:03d}' / 'a.png')
@@ -116,8 +116,11 @@ def image_folder(root, classes=('猫', '狗', '飞机', '汽车', '鸟', '船'))
     return root
 
 
-def zero_shot_data(tmp_path, dataset_type):
-    """``--cfg-options`` pointing the test loader at generated data."""
+def zero_shot_data(tmp_path, cfg):
+    """``--cfg-options`` pointing the test loader at generated data; image
+    folders get as few classes as the evaluator allows (ELEVATER has
+    2-class datasets)."""
+    dataset_type = cfg.test_dataloader.dataset.type
     root = tmp_path / 'data'
     root.mkdir()
     if dataset_type.endswith('CIFAR100'):
@@ -126,7 +129,8 @@ def zero_shot_data(tmp_path, dataset_type):
     if dataset_type.endswith('CIFAR10'):
         write_cifar10(str(root), n_per_batch=1, n_test=3)
         return [f'test_dataloader.dataset.data_root={root}']
-    image_folder(root)
+    topk = max(cfg.test_evaluator.get('topk', (1, )))
+    image_folder(root, ('猫', '狗', '飞机', '汽车', '鸟', '船')[:max(topk, 2)])
     return [f'test_dataloader.dataset.data_root={root}',
             f'model.classes={root}/label_cn.txt']
 
@@ -140,7 +144,7 @@ def metrics_line(log, key):
 def test_zero_shot_config(tmp_path, path):
     child, cfg = child_config(tmp_path, path)
     ckpt = save_weights(cfg, tmp_path / 'tiny.pth')
-    opts = zero_shot_data(tmp_path, cfg.test_dataloader.dataset.type)
+    opts = zero_shot_data(tmp_path, cfg)
     log = run_tool('test.py', child, ckpt, '--work-dir',
                    str(tmp_path / 'work'), '--cfg-options',
                    *loader_options('test_dataloader'), *opts)

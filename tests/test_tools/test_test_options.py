@@ -86,6 +86,17 @@ def test_model_and_dataset_classes_agree(shapes):
         out[-2000:]
 
 
+def test_topk_beyond_the_classes_is_a_clear_error(shapes):
+    root, ckpt = shapes
+    err = failing_test_py(
+        ZS_CFG, ckpt, '--work-dir', str(root / 'work'), '--cfg-options',
+        f'test_dataloader.dataset.data_root={root}/data/zeroshot',
+        'test_evaluator.topk=(1,5,20)')
+    assert 'test_evaluator asks for top-20 accuracy (topk=(1, 5, 20)) but ' \
+        'the test dataset (ZeroShotImageFolder) has only 12 classes; pass ' \
+        '--cfg-options "test_evaluator.topk=(1,5)"' in err, err[-2000:]
+
+
 def test_show_dir_pictures(shapes):
     """Zero-shot: one picture per image with top-5 Chinese labels;
     retrieval: text -> images and image -> texts pictures."""

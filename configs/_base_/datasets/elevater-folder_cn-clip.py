@@ -17,3 +17,6 @@ _base_ = ['./imagenet-cn_cn-clip.py']
 
 data_root = 'data/datasets/cifar-100'
 test_dataloader = dict(num_workers=2, dataset=dict(data_root=data_root))
+# ELEVATER has datasets of 2-4 classes; the official evaluation reports
+# top-1 only.
+test_evaluator = dict(type='Accuracy', topk=(1, ))
