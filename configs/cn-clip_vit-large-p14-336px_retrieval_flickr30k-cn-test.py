@@ -3,14 +3,12 @@
 #   python tools/test.py THIS_CONFIG data/pretrained_weights/clip_cn_vit-l-14-336.pt
 _base_ = [
     '_base_/models/cn-clip_vit-large-p14-336px.py',
-    '_base_/datasets/flickr30k-cn_retrieval.py', '_base_/default_runtime.py'
+    '_base_/datasets/flickr30k-cn_retrieval.py',
+    '_base_/datasets/cn-clip_336px_pipelines.py',
+    '_base_/default_runtime.py',
 ]
 
-pipeline = [
-    dict(type='mmcnclip.LoadImagePIL'),
-    dict(type='mmcnclip.PILResize', scale=336),
-    dict(type='mmcnclip.PackImageText'),
-]
+pipeline = {{_base_.pipelines_336px.retrieval}}
 val_dataloader = dict(dataset=dict(pipeline=pipeline))
 test_dataloader = dict(dataset=dict(pipeline=pipeline))
 

@@ -5,14 +5,11 @@
 _base_ = [
     '_base_/models/cn-clip_vit-large-p14-336px.py',
     '_base_/datasets/muge_retrieval.py',
+    '_base_/datasets/cn-clip_336px_pipelines.py',
     '_base_/schedules/cn-clip_contrastive-finetune.py',  # + runtime
 ]
 
-pipeline = [
-    dict(type='mmcnclip.LoadImagePIL'),
-    dict(type='mmcnclip.PILResize', scale=336),
-    dict(type='mmcnclip.PackImageText'),
-]
+pipeline = {{_base_.pipelines_336px.retrieval}}
 train_dataloader = dict(dataset=dict(pipeline=pipeline))
 val_dataloader = dict(dataset=dict(pipeline=pipeline))
 test_dataloader = dict(dataset=dict(pipeline=pipeline))

@@ -3,6 +3,7 @@
 _base_ = [
     '_base_/models/cn-clip_vit-large-p14-336px_zeroshot-cls.py',
     '_base_/datasets/cifar100_cn-clip.py',
+    '_base_/datasets/cn-clip_336px_pipelines.py',
     '_base_/default_runtime.py',
 ]
 
@@ -11,11 +12,6 @@ model = dict(
 )
 
 # The 336px model: official PIL bicubic resize to 336x336.
-test_pipeline = [
-    dict(type='mmcnclip.LoadImagePIL'),
-    dict(type='mmcnclip.PILResize', scale=336),
-    dict(type='PackInputs'),
-]
-test_dataloader = dict(
-    dataset=dict(pipeline=test_pipeline))
+test_pipeline = {{_base_.pipelines_336px.cifar}}
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 val_dataloader = test_dataloader

@@ -7,6 +7,7 @@ _base_ = [
     'mmdet::_base_/datasets/coco_instance.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
+    '../_base_/clip_normalisation.py',
 ]
 custom_imports = dict(imports=['mmcnclip'], allow_failed_imports=False)
 
@@ -14,8 +15,8 @@ pretrained = 'checkpoints/clip_cn_vit-b-16.pt'
 norm_cfg = dict(type='LN2d', eps=1e-6)
 model = dict(
     data_preprocessor=dict(
-        mean=[122.770938, 116.7460125, 104.09373615],
-        std=[68.5005327, 66.6321579, 70.32316305],
+        mean={{_base_.clip_mean}},
+        std={{_base_.clip_std}},
         bgr_to_rgb=True,
         pad_size_divisor=32),
     backbone=dict(

@@ -9,15 +9,16 @@ _base_ = [
     'mmdet::_base_/datasets/coco_detection.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
+    '../_base_/clip_normalisation.py',
 ]
 custom_imports = dict(imports=['mmcnclip'], allow_failed_imports=False)
 
 pretrained = 'checkpoints/clip_cn_rn50.pt'
 model = dict(
-    # CLIP normalisation (x255); mmdet loads BGR, CLIP expects RGB.
+    # CLIP normalisation; mmdet loads BGR, CLIP expects RGB.
     data_preprocessor=dict(
-        mean=[122.770938, 116.7460125, 104.09373615],
-        std=[68.5005327, 66.6321579, 70.32316305],
+        mean={{_base_.clip_mean}},
+        std={{_base_.clip_std}},
         bgr_to_rgb=True),
     backbone=dict(
         _delete_=True,

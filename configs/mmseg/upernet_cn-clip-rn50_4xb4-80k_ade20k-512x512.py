@@ -7,6 +7,7 @@ _base_ = [
     'mmseg::_base_/datasets/ade20k.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_80k.py',
+    '../_base_/clip_normalisation.py',
 ]
 custom_imports = dict(imports=['mmcnclip'], allow_failed_imports=False)
 
@@ -15,8 +16,8 @@ pretrained = 'checkpoints/clip_cn_rn50.pt'
 # SyncBN on multi-GPU runs; plain BN keeps the config usable on one device.
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(
-    mean=[122.770938, 116.7460125, 104.09373615],
-    std=[68.5005327, 66.6321579, 70.32316305],
+    mean={{_base_.clip_mean}},
+    std={{_base_.clip_std}},
     bgr_to_rgb=True,
     size=crop_size)
 model = dict(

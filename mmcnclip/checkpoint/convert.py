@@ -1,11 +1,12 @@
-"""Pure functions that turn any published Chinese CLIP state dict into the
-mmcnclip layout and check it against a model, loudly."""
+"""Pure functions that turn any published Chinese CLIP state dict (or whole
+checkpoint) into the mmcnclip layout and check it against a model, loudly."""
 import math
 import re
 from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 
+from ..version import __version__
 from .formats import FORMATS, IGNORED_KEYS, OPTIONAL_KEYS, RESIZABLE_KEYS
 
 
@@ -127,6 +128,46 @@ def convert_state_dict(state_dict: Mapping,
                 'all present (truncated checkpoint?)')
         out[key] = torch.cat(parts, dim=0)
     return out, fmt
+
+
+def convert_checkpoint(checkpoint: Mapping,
+                       source: str,
+                       fmt: Optional[str] = None,
+                       half: bool = False) -> dict:
+    """Turn a loaded checkpoint of any supported layout into a slim mmcnclip
+    checkpoint (no optimizer state), ready for :func:`torch.save`.
+
+    A pure function: the input is not modified, and the output tensors are
+    compact copies (no memory-mapped or shared storage of the input).
+
+    Args:
+        checkpoint (Mapping): A loaded checkpoint file: a state dict, or one
+            inside ``state_dict``/``model``/``module``
+            (:func:`unwrap_checkpoint`); ``module.`` prefixes allowed.
+        source (str): What it was read from, recorded in the meta.
+        fmt (str, optional): Source layout, a key of
+            :data:`~mmcnclip.checkpoint.formats.FORMATS`; detected from the
+            keys when None. Defaults to None.
+        half (bool): Store floating-point weights as fp16; otherwise their
+            dtype is kept. Defaults to False.
+
+    Returns:
+        dict: ``{'state_dict': ..., 'meta': {'source_format',
+        'mmcnclip_version', 'source'}}``.
+
+    Raises:
+        CheckpointMismatchError: Not a Chinese CLIP checkpoint of ``fmt``
+            (see :func:`convert_state_dict`).
+    """
+    converted, source_format = convert_state_dict(
+        unwrap_checkpoint(checkpoint), fmt)
+    if half:
+        converted = {k: v.half() if v.is_floating_point() else v
+                     for k, v in converted.items()}
+    return dict(
+        state_dict={k: v.contiguous().clone() for k, v in converted.items()},
+        meta=dict(source_format=source_format, mmcnclip_version=__version__,
+                  source=source))
 
 
 def check_state_dict(state_dict: Dict[str, torch.Tensor],

@@ -15,9 +15,7 @@ import os.path as osp
 import time
 from typing import Optional, Sequence
 
-from mmcnclip import __version__
-from mmcnclip.checkpoint import convert_state_dict, load_checkpoint_file
-from mmcnclip.checkpoint.convert import unwrap_checkpoint
+from mmcnclip.checkpoint import convert_checkpoint, load_checkpoint_file
 from mmcnclip.checkpoint.formats import FORMATS
 from mmcnclip.checkpoint.io import resolve_weight_file
 from mmcnclip.utils.atomic_save import atomic_torch_save
@@ -54,12 +52,13 @@ def check_destination(src: str, dst: str) -> None:
                 f'{src}: that would change or break the source')
 
 
-def convert_checkpoint(src: str,
-                       dst: str,
-                       half: bool = False,
-                       fmt: Optional[str] = None,
-                       log=print) -> dict:
-    """Convert ``src`` into a slim mmcnclip checkpoint at ``dst``.
+def convert(src: str,
+            dst: str,
+            half: bool = False,
+            fmt: Optional[str] = None,
+            log=print) -> dict:
+    """Convert ``src`` into a slim mmcnclip checkpoint at ``dst``
+    (:func:`mmcnclip.checkpoint.convert_checkpoint`), reporting progress.
 
     Args:
         src (str): Source file or Hugging Face model folder.
@@ -67,11 +66,10 @@ def convert_checkpoint(src: str,
             written atomically (an existing file is replaced only once the
             new one is complete) and may not be, or lie inside, the source
             (see :func:`check_destination`).
-        half (bool): Store floating-point weights as fp16; otherwise their
-            dtype is kept. Defaults to False.
-        fmt (str, optional): Source layout (``'official'``,
-            ``'huggingface'``, ``'mmpretrain'``, ``'mmcnclip'``); detected
-            from the keys when None. Defaults to None.
+        half (bool): Store floating-point weights as fp16. Defaults to
+            False.
+        fmt (str, optional): Source layout; detected from the keys when
+            None. Defaults to None.
         log (callable): Receives progress lines. Defaults to :func:`print`.
 
     Returns:
@@ -82,31 +80,21 @@ def convert_checkpoint(src: str,
     start = time.time()
     weight_file = resolve_weight_file(src)
     log(f'Reading {weight_file} ({_megabytes(osp.getsize(weight_file))})')
-    state_dict = unwrap_checkpoint(load_checkpoint_file(weight_file))
-    log(f'Converting {len(state_dict)} tensors '
-        f'[{time.time() - start:.1f}s]')
-    converted, source_format = convert_state_dict(state_dict, fmt)
-    if half:
-        converted = {
-            k: v.half() if v.is_floating_point() else v
-            for k, v in converted.items()
-        }
-    # Materialise (mmap'ed or shared-storage inputs) into compact tensors.
-    converted = {k: v.contiguous().clone() for k, v in converted.items()}
-    meta = dict(
-        source_format=source_format,
-        mmcnclip_version=__version__,
-        source=osp.basename(osp.normpath(src)))
+    checkpoint = load_checkpoint_file(weight_file)
+    log(f'Converting [{time.time() - start:.1f}s]')
+    slim = convert_checkpoint(
+        checkpoint, osp.basename(osp.normpath(src)), fmt, half)
     log(f'Writing {dst} [{time.time() - start:.1f}s]')
-    atomic_torch_save({'state_dict': converted, 'meta': meta}, dst)
+    atomic_torch_save(slim, dst)
+    state_dict = slim['state_dict']
     info = dict(
-        meta,
-        num_keys=len(converted),
-        num_params=sum(v.numel() for v in converted.values()),
+        slim['meta'],
+        num_keys=len(state_dict),
+        num_params=sum(v.numel() for v in state_dict.values()),
         size=osp.getsize(dst))
-    log(f'Detected format: {source_format}; wrote {info["num_keys"]} keys '
-        f'({info["num_params"] / 1e6:.1f}M parameters, '
-        f'{_megabytes(info["size"])}) to {dst} '
+    log(f'Detected format: {info["source_format"]}; wrote '
+        f'{info["num_keys"]} keys ({info["num_params"] / 1e6:.1f}M '
+        f'parameters, {_megabytes(info["size"])}) to {dst} '
         f'[{time.time() - start:.1f}s]')
     return info
 
@@ -129,7 +117,7 @@ def parse_args(argv: Optional[Sequence[str]] = None):
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
-    return convert_checkpoint(args.src, args.dst, args.half, args.format)
+    return convert(args.src, args.dst, args.half, args.format)
 
 
 if __name__ == '__main__':

@@ -5,7 +5,8 @@
 # downloaded. Images are resized like cn_clip.clip.image_transform.
 #
 # `img_size` is read when this file is parsed: a child config that needs
-# another size redefines `test_pipeline` and sets
+# another size redefines `test_pipeline` (the 336px configs take it from
+# ./cn-clip_336px_pipelines.py) and sets
 # `test_dataloader = dict(dataset=dict(pipeline=test_pipeline))` (likewise
 # val), or pass
 # `--cfg-options test_dataloader.dataset.pipeline.1.scale=336`.

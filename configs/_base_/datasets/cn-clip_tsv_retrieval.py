@@ -1,6 +1,8 @@
 # Image-text retrieval data in the official Chinese-CLIP layout
 # ({split}_texts.jsonl + {split}_imgs.tsv under data_root). Dataset configs
-# inherit this and set data_root in every dataloader.
+# inherit this and set data_root in every dataloader. `img_size` is read when
+# this file is parsed: the 336px configs set the loaders' `pipeline` from
+# ./cn-clip_336px_pipelines.py.
 data_root = None
 img_size = 224
 

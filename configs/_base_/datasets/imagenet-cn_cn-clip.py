@@ -11,7 +11,8 @@
 # The official evaluation reads images with torchvision's ImageFolder, which
 # converts them to RGB before resizing: hence `convert_rgb=True`.
 # `img_size` is read when this file is parsed: a child config that needs
-# another size redefines `test_pipeline` and sets
+# another size redefines `test_pipeline` (the 336px configs take it from
+# ./cn-clip_336px_pipelines.py) and sets
 # `test_dataloader = dict(dataset=dict(pipeline=test_pipeline))`, or pass
 # `--cfg-options test_dataloader.dataset.pipeline.1.scale=336`.
 dataset_type = 'mmcnclip.ZeroShotImageFolder'

@@ -1,11 +1,13 @@
 # CIFAR-100 upsampled to 224px with the CLIP normalisation, for linear-probe
 # and finetune experiments on Chinese CLIP image towers.
+_base_ = ['../../_base_/clip_normalisation.py']
+
 dataset_type = 'CIFAR100'
 data_preprocessor = dict(
     num_classes=100,
-    # CLIP mean/std (x255) on RGB input
-    mean=[122.770938, 116.7460125, 104.09373615],
-    std=[68.5005327, 66.6321579, 70.32316305],
+    # CLIP mean/std on RGB input
+    mean={{_base_.clip_mean}},
+    std={{_base_.clip_std}},
     to_rgb=False)
 
 train_pipeline = [
