@@ -13,7 +13,7 @@ from mmcnclip.models.heads import prototype_cache as pc
 from mmcnclip.text import ChineseTokenizer
 from mmcnclip.text.tokenizer import DEFAULT_VOCAB_FILE
 from conftest import PromptCounter
-from test_zero_shot_head import CLASSES, TEMPLATES, tiny_model
+from test_zero_shot_head import CLASSES, tiny_model
 
 
 def fresh(**kwargs):
@@ -85,6 +85,26 @@ def test_in_place_data_copy_of_the_text_encoder_is_detected():
     after = model.head.get_prototypes()
     assert (after - before).abs().max() > 1e-3
     assert torch.equal(after, other.head.get_prototypes())
+
+
+def test_int8_model_keeps_its_prototypes():
+    """int8 layers unpack new weight tensors at every state_dict call: the
+    prototypes are still built once (they were rebuilt for every batch,
+    making ``tools/test.py --prepare int8`` 10x slower than the tower)."""
+    from mmcnclip.models.inference import prepare_for_inference
+    from mmcnclip.models.quantization import INT8
+    model = prepare_for_inference(tiny_model(), dtype=INT8)
+    first = model.head.get_prototypes()
+    counter = PromptCounter(model)
+    assert model.head.get_prototypes() is first
+    assert counter.count == 0
+    # the values still count: new int8 weights are new prototypes
+    for module in model.text_encoder.modules():
+        if hasattr(module, 'set_weight_bias'):
+            module.set_weight_bias(module.weight(), module.bias() + 1)
+            break
+    assert not torch.equal(model.head.get_prototypes(), first)
+    assert counter.count > 0
 
 
 def tamper(path, change):

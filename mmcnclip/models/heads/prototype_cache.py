@@ -23,6 +23,7 @@ run: :func:`cached_prototypes` logs one warning naming the file and the
 reason and computes the prototypes instead.
 """
 import hashlib
+import itertools
 import json
 import logging
 import os.path as osp
@@ -63,8 +64,14 @@ def weights_fingerprint(modules: Sequence[nn.Module]) -> tuple:
         leave every sampled value unchanged).
     """
     tensors = named_tensors(modules)
-    state = tuple((name, t.data_ptr(), t._version, t.dtype, str(t.device),
-                   tuple(t.shape)) for name, t in tensors)
+    # The state dicts of int8 layers hold new tensors at every call (their
+    # packed weights, scale, zero point): only their values can count.
+    owned = {id(t) for m in modules
+             for t in itertools.chain(m.parameters(), m.buffers())}
+    state = tuple((name, *((t.data_ptr(), t._version) if id(t) in owned
+                           else (None, None)),
+                   t.dtype, str(t.device), tuple(t.shape))
+                  for name, t in tensors)
     values = sampled_values([t for _, t in tensors], FINGERPRINT_SAMPLES)
     return state + (hashlib.sha1(values.numpy().tobytes()).hexdigest(), )
 
