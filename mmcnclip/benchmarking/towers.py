@@ -44,9 +44,12 @@ def image_candidates(name: str, dtype: torch.dtype, device: str,
             x.float())
     if int8:
         from mmcnclip.models.inference import prepare_for_inference
+        side = official_info(name)['image_resolution']
+        calibration = torch.randn(  # ResNet convolutions: static int8
+            8, 3, side, side, generator=torch.Generator().manual_seed(1))
         q = prepare_for_inference(build_ours(name, state,
                                              inference_precision=None),
-                                  dtype=INT8)
+                                  dtype=INT8, calibration=calibration)
         cands['mmcnclip+prepare int8'] = lambda x: q.encode_image(x.float())
     if name.startswith('ViT') and hf:
         try:

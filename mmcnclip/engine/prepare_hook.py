@@ -4,8 +4,8 @@ from typing import Optional
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from mmcnclip.models.inference import (PRECISIONS, is_prepared,
-                                       prepare_for_inference)
+from mmcnclip.models.inference import (PRECISIONS, calibration_images,
+                                       is_prepared, prepare_for_inference)
 from mmcnclip.models.layers.fused_linear import describe_linear_routes
 from mmcnclip.registry import HOOKS
 
@@ -13,8 +13,9 @@ from mmcnclip.registry import HOOKS
 @HOOKS.register_module()
 class PrepareForInferenceHook(Hook):
     """Apply :func:`~mmcnclip.models.inference.prepare_for_inference` once
-    the test checkpoint is loaded, before the first test batch, or keep the
-    model unprepared (``dtype=None``, the bitwise-official path).
+    the test checkpoint is loaded, before the first test batch (int8: with
+    that batch's images to calibrate ResNet convolutions), or keep the model
+    unprepared (``dtype=None``, the bitwise-official path).
 
     mmcnclip models prepare themselves in fp32 on their first test step
     anyway (``inference_precision``); this hook chooses the precision for
@@ -26,8 +27,9 @@ class PrepareForInferenceHook(Hook):
                              dtype='bf16')]
 
     Args:
-        dtype (str, optional): ``'fp32'``, ``'bf16'``, ``'fp16'``, or None
-            to test the unprepared model. Defaults to ``'fp32'``.
+        dtype (str, optional): ``'fp32'``, ``'bf16'``, ``'fp16'``,
+            ``'int8'``, or None to test the unprepared model. Defaults to
+            ``'fp32'``.
         channels_last (bool): See :func:`prepare_for_inference`. Defaults to
             True.
         fuse_linear (bool): See :func:`prepare_for_inference`. Defaults to
@@ -50,6 +52,7 @@ class PrepareForInferenceHook(Hook):
         self.channels_last = channels_last
         self.fuse_linear = fuse_linear
         self.linear_route = linear_route
+        self._pending = False  # prepare before the next test batch
 
     def before_test(self, runner) -> None:
         model = runner.model
@@ -64,10 +67,26 @@ class PrepareForInferenceHook(Hook):
         if is_prepared(model):
             raise RuntimeError('The model is already prepared for inference;'
                                ' prepare it once')
-        prepare_for_inference(model, dtype=PRECISIONS[self.dtype],
-                              channels_last=self.channels_last,
-                              fuse_linear=self.fuse_linear,
-                              linear_route=self.linear_route)
+        self._pending = True
+
+    def before_test_iter(self, runner, batch_idx: int,
+                         data_batch=None) -> None:
+        if not self._pending:
+            return
+        self._pending = False
+        model = runner.model
+        if is_model_wrapper(model):
+            model = model.module
+        dtype = PRECISIONS[self.dtype]
+        calibration = calibration_images(model, data_batch, dtype)
+        prepare_for_inference(
+            model, dtype=dtype, channels_last=self.channels_last,
+            fuse_linear=self.fuse_linear, linear_route=self.linear_route,
+            calibration=calibration)
+        if calibration is not None:
+            runner.logger.info(
+                'int8: ResNet convolutions (if any) calibrated on the '
+                f'{len(calibration)} images of the first test batch')
         routes = describe_linear_routes(model)
         runner.logger.info(f'Model prepared for inference ({self.dtype}); '
                            f'linear kernel routes:\n{routes}')

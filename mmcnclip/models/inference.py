@@ -21,7 +21,8 @@ from .layers.fused_linear import (describe_linear_routes,
                                   fuse_linear_layers_, set_linear_routes_)
 from .layers.transformer import (MLP, QUICK_GELU_ALPHA, LayerNorm,
                                  QuickGELU)
-from .quantization import INT8, quantize_linear_int8_
+from .quantization import (INT8, quantize_linear_int8_,
+                           quantize_resnet_stages_int8_)
 
 LOW_PRECISION_DTYPES = (torch.bfloat16, torch.float16)
 #: precision names of the command line and configs -> ``dtype`` argument
@@ -160,16 +161,20 @@ def prepare_for_inference(model: nn.Module,
                           dtype: Optional[torch.dtype] = None,
                           channels_last: bool = True,
                           fuse_linear: bool = True,
-                          linear_route: str = 'auto') -> nn.Module:
+                          linear_route: str = 'auto',
+                          calibration: Optional[torch.Tensor] = None
+                          ) -> nn.Module:
     """Eval mode, weight folding, channels-last convolutions, fused linear
     layers on the kernel measured fastest here, optional low precision.
 
     Args:
         model (nn.Module): The model (e.g. ``mmcnclip.ChineseCLIP``).
         dtype (torch.dtype, optional): ``torch.bfloat16``/``torch.float16``
-            for :func:`to_low_precision`; ``torch.qint8`` for int8 linear
-            layers (CPU, :func:`~.quantization.quantize_linear_int8_`,
-            convolutions stay fp32); None keeps fp32. Defaults to None.
+            for :func:`to_low_precision`; ``torch.qint8`` for int8 (CPU):
+            linear layers dynamically
+            (:func:`~.quantization.quantize_linear_int8_`), ResNet
+            convolutions statically when ``calibration`` is given; None
+            keeps fp32. Defaults to None.
         channels_last (bool): Store convolution weights channels-last when
             the model has BatchNorm-folded convolutions (ResNet towers),
             which avoids oneDNN layout reorders on CPU. Defaults to True.
@@ -184,6 +189,11 @@ def prepare_for_inference(model: nn.Module,
             for each linear layer family on this CPU (once, cached; see
             :mod:`~mmcnclip.models.layers.kernel_routes`) and keeps the
             faster; ``'onednn'``/``'blas'`` force one. Defaults to 'auto'.
+        calibration (Tensor, optional): With int8, images (the image
+            backbone's input) on which the convolutions of ResNet towers
+            are statically quantised
+            (:func:`~.quantization.quantize_resnet_stages_int8_`); without
+            them only linear layers become int8. Defaults to None.
 
     Returns:
         nn.Module: ``model``, prepared in place; ``is_prepared(model)`` is
@@ -194,6 +204,8 @@ def prepare_for_inference(model: nn.Module,
     folded = fold_batch_norm_(model)
     if channels_last and folded:
         model.to(memory_format=torch.channels_last)
+    if dtype == INT8 and calibration is not None:
+        quantize_resnet_stages_int8_(model, calibration)
     if fuse_linear and folded:  # the fused-kernel switch covers both
         from .backbones.modified_resnet import Bottleneck
         fuse_bottlenecks_(model, Bottleneck)
@@ -207,6 +219,27 @@ def prepare_for_inference(model: nn.Module,
         set_linear_routes_(model, linear_route)
     model._prepared_for_inference = True
     return model
+
+
+def calibration_images(model: nn.Module, data: dict,
+                       dtype: Optional[torch.dtype]
+                       ) -> Optional[torch.Tensor]:
+    """The images of batch ``data`` as the model's backbone gets them, to
+    calibrate int8 convolutions (:func:`prepare_for_inference`); None when
+    ``dtype`` is not int8 or the batch holds no images.
+
+    Args:
+        model (nn.Module): The model (its ``data_preprocessor`` is used).
+        data (dict): A batch as the dataloader yields it.
+        dtype (torch.dtype, optional): The preparation dtype.
+
+    Returns:
+        Tensor | None: (B, 3, H, W) preprocessed images.
+    """
+    if dtype != INT8:
+        return None
+    images = model.data_preprocessor(data, False).get('inputs')
+    return images if torch.is_tensor(images) and images.dim() == 4 else None
 
 
 def is_prepared(model: nn.Module) -> bool:
@@ -242,8 +275,10 @@ class PreparesForInference:
         the parent's ``test_step``."""
         if (not self.training and self.inference_precision is not None
                 and not is_prepared(self)):
+            dtype = PRECISIONS[self.inference_precision]
             prepare_for_inference(
-                self, dtype=PRECISIONS[self.inference_precision])
+                self, dtype=dtype,
+                calibration=calibration_images(self, data, dtype))
             print_log(f'{type(self).__name__} prepared for inference '
                       f'({self.inference_precision}; inference_precision='
                       'None for the unprepared model); linear kernel '

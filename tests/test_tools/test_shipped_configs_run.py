@@ -149,6 +149,16 @@ def test_zero_shot_config(tmp_path, path):
                    str(tmp_path / 'work'), '--cfg-options',
                    *loader_options('test_dataloader'), *opts)
     metrics_line(log, 'accuracy/top1')
+    if 'resnet50' in path and osp.relpath(path, REPO) in {
+            osp.join('configs', c) for c in DEFAULT}:
+        # int8: ResNet convolutions calibrated on the first batch
+        log = run_tool('test.py', child, ckpt, '--work-dir',
+                       str(tmp_path / 'work'), '--prepare', 'int8',
+                       '--cfg-options', *loader_options('test_dataloader'),
+                       *opts)
+        metrics_line(log, 'accuracy/top1')
+        assert 'ResNet convolutions (if any) calibrated on the 2 images' \
+            in log, log[-3000:]
 
 
 @pytest.mark.parametrize('path', _configs('cn-clip_*_retrieval_*-test.py'))

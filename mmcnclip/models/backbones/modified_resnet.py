@@ -46,6 +46,29 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
+def run_stages(resnet: nn.Module, x: torch.Tensor) -> list:
+    """The stem and the four stages of a ModifiedResNet.
+
+    Args:
+        resnet (nn.Module): Holds the ModifiedResNet's ``conv1``-``conv3``,
+            ``bn1``-``bn3``, ``relu``, ``avgpool`` and ``layer1``-``layer4``
+            (the backbone itself, or a wrapper that is traced for int8).
+        x (Tensor): The images, (B, 3, H, W).
+
+    Returns:
+        list[Tensor]: The outputs of the four stages.
+    """
+    for conv, bn in ((resnet.conv1, resnet.bn1), (resnet.conv2, resnet.bn2),
+                     (resnet.conv3, resnet.bn3)):
+        x = resnet.relu(bn(conv(x)))
+    x = resnet.avgpool(x)
+    outs = []
+    for i in range(4):
+        x = getattr(resnet, f'layer{i + 1}')(x)
+        outs.append(x)
+    return outs
+
+
 class AttentionPool2d(nn.Module):
     """QKV attention pooling: the mean token attends over all positions.
 
@@ -161,6 +184,10 @@ class ModifiedResNet(FreezesStages, BaseModule):
             output_dims) if with_attnpool else None
         self.pretrained_ignore_keys = None if with_attnpool else \
             r'attnpool\..*'
+        #: Set by int8 preparation: the stem and stages as one statically
+        #: quantised module (:func:`~mmcnclip.models.quantization.
+        #: quantize_resnet_stages_int8_`); None runs the fp32 modules.
+        self.int8_stages = None
         self._freeze_stages()
         self._set_memory_format()
 
@@ -228,15 +255,9 @@ class ModifiedResNet(FreezesStages, BaseModule):
         x = x.to(self.conv1.weight.dtype).contiguous(
             memory_format=torch.channels_last if self.channels_last
             else torch.contiguous_format)
-        for conv, bn in ((self.conv1, self.bn1), (self.conv2, self.bn2),
-                         (self.conv3, self.bn3)):
-            x = self.relu(bn(conv(x)))
-        x = self.avgpool(x)
-        outs = []
-        for i in range(4):
-            x = getattr(self, f'layer{i + 1}')(x)
-            if i in self.out_indices:
-                outs.append(x)
+        stages = (run_stages(self, x) if self.int8_stages is None else
+                  self.int8_stages(x))
+        outs = [stages[i] for i in range(4) if i in self.out_indices]
         if 4 in self.out_indices:
-            outs.append(self.attnpool(x))
+            outs.append(self.attnpool(stages[3]))
         return tuple(outs)

@@ -1,0 +1,70 @@
+"""int8 preparation: ResNet convolutions statically quantised on
+calibration images (also by the first int8 ``test_step``), linear layers
+dynamically; features stay close to the fp32 model."""
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+
+from helpers.int8 import images, quantised_convs, tiny_resnet
+from mmcnclip.models.inference import (PreparesForInference, is_prepared,
+                                       prepare_for_inference)
+from mmcnclip.models.quantization import INT8
+
+
+def test_static_int8_resnet_stays_close_to_fp32():
+    fp32 = prepare_for_inference(tiny_resnet())
+    int8 = prepare_for_inference(tiny_resnet(), dtype=INT8,
+                                 calibration=images(0))
+    # stem, 3 per bottleneck (3 + 4 + 6 + 3), one per stage shortcut
+    assert quantised_convs(int8) == 3 + 3 * 16 + 4
+    x = images(1)  # not the calibration images
+    with torch.no_grad():
+        ref, out = fp32(x), int8(x)
+    assert [o.shape for o in out] == [r.shape for r in ref]
+    cos = [F.cosine_similarity(r.flatten(1), o.flatten(1)).min()
+           for r, o in zip(ref, out)]
+    # The stage maps; the attention pool of this tiny random net is nearly
+    # one-hot (huge logits), so its embedding is checked on RN50 below.
+    assert min(cos[:4]) > 0.98, cos
+
+
+def test_int8_rn50_embedding_stays_close_to_fp32():
+    """Official-initialised RN50 (as the benchmark builds it): calibrated
+    on 8 images, compared on 4 others."""
+    from mmcnclip.benchmarking.models import build_official, build_ours
+    torch.manual_seed(0)
+    state = build_official('RN50').state_dict()
+    fp32, int8 = (build_ours('RN50', state, inference_precision=None)
+                  for _ in range(2))
+    prepare_for_inference(fp32)
+    gen = torch.Generator().manual_seed(0)
+    prepare_for_inference(int8, dtype=INT8, calibration=F.interpolate(
+        torch.randn(8, 3, 28, 28, generator=gen), size=224))
+    x = F.interpolate(torch.randn(4, 3, 28, 28, generator=gen), size=224)
+    with torch.no_grad():
+        cos = F.cosine_similarity(fp32.encode_image(x), int8.encode_image(x))
+    assert int8.backbone.int8_stages is not None
+    assert cos.min() > 0.99, cos
+
+
+def test_without_calibration_convolutions_stay_fp32():
+    net = prepare_for_inference(tiny_resnet(), dtype=INT8)
+    assert net.int8_stages is None
+
+
+class _Classifier(PreparesForInference, BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = tiny_resnet()
+        self.set_inference_precision('int8')
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return self.backbone(inputs)[-1]
+
+
+def test_first_int8_test_step_calibrates_on_its_batch():
+    model = _Classifier().eval()
+    with torch.no_grad():
+        model.test_step(dict(inputs=images(0)))
+    assert is_prepared(model) and quantised_convs(model.backbone) > 0
