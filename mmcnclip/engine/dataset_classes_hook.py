@@ -3,13 +3,14 @@ from mmengine.hooks import Hook
 from mmpretrain.evaluation import Accuracy
 
 from mmcnclip.registry import HOOKS
+from .model_wrappers import unwrap_model
 
 
-def _unwrap(model):
-    """The model inside DDP / TTA wrappers."""
-    while hasattr(model, 'module'):
-        model = model.module
-    return model
+def _dataset_classes(dataloader) -> tuple:
+    """The dataloader's dataset and its ``metainfo['classes']`` (None when
+    it names none)."""
+    dataset = getattr(dataloader, 'dataset', None)
+    return dataset, (getattr(dataset, 'metainfo', None) or {}).get('classes')
 
 
 def _check_topk(loop, split: str) -> None:
@@ -20,8 +21,7 @@ def _check_topk(loop, split: str) -> None:
             ``evaluator``).
         split (str): ``'val'`` or ``'test'``, to name the config key.
     """
-    dataset = getattr(loop.dataloader, 'dataset', None)
-    classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
+    dataset, classes = _dataset_classes(loop.dataloader)
     if classes is None:
         return
     for metric in getattr(loop.evaluator, 'metrics', []):
@@ -69,9 +69,8 @@ class DatasetClassesHook(Hook):
 
     @staticmethod
     def _adopt(runner, dataloader, split: str) -> None:
-        model = _unwrap(runner.model)
-        dataset = getattr(dataloader, 'dataset', None)
-        classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
+        model = unwrap_model(runner.model)
+        dataset, classes = _dataset_classes(dataloader)
         if classes is None or not hasattr(model, 'adopt_dataset_classes'):
             return
         source = f'the {split} dataset ({type(dataset).__name__})'

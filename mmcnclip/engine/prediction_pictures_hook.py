@@ -10,15 +10,10 @@ from mmengine.hooks import Hook
 from mmcnclip.registry import HOOKS
 from mmcnclip.visualization import (draw_classification, draw_image_to_text,
                                     draw_text_to_image, find_cjk_font)
+from .model_wrappers import unwrap_model
 
 #: Side of the image thumbnails kept for retrieval pictures.
 THUMB = 96
-
-
-def _unwrap(model):
-    while hasattr(model, 'module'):
-        model = model.module
-    return model
 
 
 def _to_hwc(image) -> np.ndarray:
@@ -106,7 +101,7 @@ class PredictionPicturesHook(Hook):
             self._count += 1
 
     def _classes(self, runner) -> Optional[List[str]]:
-        classes = getattr(_unwrap(runner.model), 'classes', None)
+        classes = getattr(unwrap_model(runner.model), 'classes', None)
         if classes is None:
             dataset = runner.test_loop.dataloader.dataset
             classes = dataset.metainfo.get('classes')

@@ -2,12 +2,12 @@
 from typing import Optional
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from mmcnclip.models.inference import (PRECISIONS, calibration_images,
                                        is_prepared, prepare_for_inference)
 from mmcnclip.models.layers.fused_linear import describe_linear_routes
 from mmcnclip.registry import HOOKS
+from .model_wrappers import unwrap_model
 
 
 @HOOKS.register_module()
@@ -19,9 +19,10 @@ class PrepareForInferenceHook(Hook):
 
     mmcnclip models prepare themselves in fp32 on their first test step
     anyway (``inference_precision``); this hook chooses the precision for
-    any model. It folds weights in place, so it acts in ``before_test``
-    only (never during training or validation); ``tools/test.py
-    --prepare``/``--no-prepare`` add it::
+    any model, also inside DDP and test-time-augmentation wrappers (the
+    wrapped model is prepared, once). It folds weights in place, so it acts
+    at the first test batch only (never during training or validation);
+    ``tools/test.py --prepare``/``--no-prepare`` add it::
 
         custom_hooks = [dict(type='mmcnclip.PrepareForInferenceHook',
                              dtype='bf16')]
@@ -52,12 +53,9 @@ class PrepareForInferenceHook(Hook):
         self.channels_last = channels_last
         self.fuse_linear = fuse_linear
         self.linear_route = linear_route
-        self._pending = False  # prepare before the next test batch
 
     def before_test(self, runner) -> None:
-        model = runner.model
-        if is_model_wrapper(model):
-            model = model.module
+        model = unwrap_model(runner.model)
         if self.dtype is None:
             if hasattr(model, 'set_inference_precision'):
                 model.set_inference_precision(None)
@@ -67,16 +65,12 @@ class PrepareForInferenceHook(Hook):
         if is_prepared(model):
             raise RuntimeError('The model is already prepared for inference;'
                                ' prepare it once')
-        self._pending = True
 
     def before_test_iter(self, runner, batch_idx: int,
                          data_batch=None) -> None:
-        if not self._pending:
+        if self.dtype is None or batch_idx != 0:
             return
-        self._pending = False
-        model = runner.model
-        if is_model_wrapper(model):
-            model = model.module
+        model = unwrap_model(runner.model)
         dtype = PRECISIONS[self.dtype]
         calibration = calibration_images(model, data_batch, dtype)
         prepare_for_inference(

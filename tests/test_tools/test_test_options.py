@@ -57,6 +57,16 @@ def test_tta_averages_image_and_flip(shapes):
     torch.testing.assert_close(tta, (plain + flipped) / 2)
 
 
+def test_tta_with_prepare_prepares_the_wrapped_model_once(shapes):
+    """The hook prepares the model inside the TTA wrapper (a bf16 run
+    crashed when the wrapped model prepared itself again in fp32)."""
+    tta = zero_shot(shapes, ZS_CFG, '--tta')
+    torch.testing.assert_close(zero_shot(shapes, ZS_CFG, '--tta', '--prepare',
+                                         'fp32'), tta)
+    bf16 = zero_shot(shapes, ZS_CFG, '--tta', '--prepare', 'bf16')
+    torch.testing.assert_close(bf16.float(), tta, rtol=0, atol=2e-2)
+
+
 def failing_test_py(*args) -> str:
     """Run tools/test.py expecting failure; return its stderr."""
     out = run([sys.executable, osp.join(REPO, 'tools', 'test.py'), *args],
