@@ -86,10 +86,10 @@ def quantize_resnet_stages_int8_(model: nn.Module,
         raise RuntimeError('quantize_resnet_stages_int8_ needs model.eval()')
     backbones = [m for m in model.modules() if isinstance(m, ModifiedResNet)
                  and m.int8_stages is None]
+    qconfig = get_default_qconfig_mapping(torch.backends.quantized.engine)
     for resnet in backbones:
         x = images.to(resnet.conv1.weight.dtype).contiguous(
             memory_format=torch.channels_last)
-        qconfig = get_default_qconfig_mapping(torch.backends.quantized.engine)
         with warnings.catch_warnings():  # PyTorch's deprecation notes on ao
             warnings.simplefilter('ignore')
             observed = prepare_fx(_Stages(resnet), qconfig, (x, ))
