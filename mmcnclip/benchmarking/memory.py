@@ -1,6 +1,8 @@
 """Peak memory of a code block, on CPU (VmHWM) or CUDA (allocator peak)."""
 import torch
 
+from mmcnclip.utils.malloc import trim
+
 
 def proc_status_kb(field: str) -> int:
     """A ``/proc/self/status`` field (e.g. ``'VmRSS'``) in KiB."""
@@ -9,16 +11,6 @@ def proc_status_kb(field: str) -> int:
             if line.startswith(field + ':'):
                 return int(line.split()[1])
     raise RuntimeError(f'{field} not in /proc/self/status')
-
-
-def _malloc_trim() -> None:
-    """Give freed heap memory back to the OS (glibc), so that an RSS rise
-    measures what a block allocates rather than what earlier code freed."""
-    try:
-        import ctypes
-        ctypes.CDLL('libc.so.6').malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 class PeakMemory:
@@ -36,7 +28,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats()
             self.base = torch.cuda.memory_allocated()
         else:
-            _malloc_trim()
+            trim()  # an RSS rise then measures what the block allocates
             try:
                 with open('/proc/self/clear_refs', 'w') as f:
                     f.write('5')  # reset VmHWM to the current RSS

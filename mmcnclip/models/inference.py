@@ -16,7 +16,8 @@ from mmengine.logging import print_log
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .layers.fused_conv import fuse_bottlenecks_
+from mmcnclip.utils.malloc import keep_freed_buffers
+from .layers.fused_conv import fuse_bottlenecks_, fuse_stems_
 from .layers.fused_linear import (describe_linear_routes,
                                   fuse_linear_layers_, set_linear_routes_)
 from .layers.transformer import (MLP, QUICK_GELU_ALPHA, LayerNorm,
@@ -183,7 +184,8 @@ def prepare_for_inference(model: nn.Module,
             can run linear + bias + MLP activation as one oneDNN primitive
             on CPU, and folded ResNet bottlenecks by
             :class:`~mmcnclip.models.layers.fused_conv.FusedBottleneck`
-            (ReLUs and residual adds inside the convolutions); PyTorch ops
+            and their stems by fused conv-ReLU layers (ReLUs and residual
+            adds inside the convolutions); PyTorch ops
             elsewhere. Defaults to True.
         linear_route (str): ``'auto'`` times oneDNN against PyTorch's BLAS
             for each linear layer family on this CPU (once, cached; see
@@ -195,11 +197,17 @@ def prepare_for_inference(model: nn.Module,
             (:func:`~.quantization.quantize_resnet_stages_int8_`); without
             them only linear layers become int8. Defaults to None.
 
+    On the CPU it also keeps freed large buffers in the process for the
+    next batch (:func:`mmcnclip.utils.malloc.keep_freed_buffers`,
+    process-wide; ``MMCNCLIP_MALLOC_TUNING=0`` turns that off).
+
     Returns:
         nn.Module: ``model``, prepared in place; ``is_prepared(model)`` is
         then True.
     """
     model.eval()
+    if all(p.device.type == 'cpu' for p in model.parameters()):
+        keep_freed_buffers()  # large activations: no page faults per batch
     fold_quick_gelu_(model)
     folded = fold_batch_norm_(model)
     if channels_last and folded:
@@ -207,8 +215,9 @@ def prepare_for_inference(model: nn.Module,
     if dtype == INT8 and calibration is not None:
         quantize_resnet_stages_int8_(model, calibration)
     if fuse_linear and folded:  # the fused-kernel switch covers both
-        from .backbones.modified_resnet import Bottleneck
+        from .backbones.modified_resnet import Bottleneck, ModifiedResNet
         fuse_bottlenecks_(model, Bottleneck)
+        fuse_stems_(model, ModifiedResNet)
     if dtype == INT8:
         quantize_linear_int8_(model)
     elif fuse_linear:

@@ -1,5 +1,8 @@
 """FusedConv2d/FusedBottleneck: oneDNN conv + ReLU (+ residual add) on CPU,
 PyTorch ops elsewhere; int8 preparation keeps features close to fp32."""
+import copy
+import pickle
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -29,6 +32,26 @@ def test_matches_conv_relu_and_residual(layout):
         torch.testing.assert_close(fused(x, res), F.relu(conv(x) + res))
 
 
+@pytest.mark.skipif(not onednn_conv_available(), reason='no oneDNN')
+def test_reordered_weights_follow_the_parameters():
+    conv = _conv()
+    fused = FusedConv2d(conv)
+    x = torch.randn(2, 8, 10, 10).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        fused(x)
+        first = fused.packed._value
+        fused(x)
+        assert fused.packed._value is first  # reordered once per shape
+        conv.weight.mul_(-1)  # new values: reordered again
+        torch.testing.assert_close(fused(x), F.relu(conv(x)))
+        fused(x[:1])  # new input shape
+        assert fused.packed.key[0] == (1, 8, 10, 10)
+    for copied in (copy.deepcopy(fused), pickle.loads(pickle.dumps(fused))):
+        assert copied.packed.key is None
+        with torch.no_grad():
+            torch.testing.assert_close(copied(x), F.relu(conv(x)))
+
+
 def test_autograd_falls_back_to_pytorch():
     conv = _conv()
     fused = FusedConv2d(conv, relu=False)
@@ -41,6 +64,11 @@ def test_autograd_falls_back_to_pytorch():
 def test_prepared_resnet_uses_fused_bottlenecks():
     model = prepare_for_inference(build(RESNET))
     assert sum(isinstance(m, FusedBottleneck) for m in model.modules()) == 16
+    # every convolution is fused: stem (ReLU inside), blocks, shortcuts
+    assert not any(isinstance(m, (torch.nn.Conv2d, torch.nn.ReLU))
+                   for m in model.backbone.modules())
+    assert sum(isinstance(m, FusedConv2d)
+               for m in model.backbone.modules()) == 3 + 16 * 3 + 4
     assert not any(k.split('.')[-2].startswith('bn')
                    for k in model.state_dict() if '.' in k
                    and 'layer' in k)

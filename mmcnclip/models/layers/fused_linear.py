@@ -11,7 +11,7 @@ Which of oneDNN and PyTorch's BLAS is faster depends on the CPU:
 :func:`set_linear_routes_` measures it per layer family (see
 :mod:`.kernel_routes`).
 """
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -85,29 +85,35 @@ class FusedLinear(nn.Module):
         return x if fallback is None else fallback(x)
 
 
-def fuse_linear_layers_(model: nn.Module) -> int:
-    """Replace every ``nn.Linear`` of ``model`` by a :class:`FusedLinear`,
-    merging the activation of mmcnclip ``MLP`` layers (SiLU after
-    :func:`~mmcnclip.models.inference.fold_quick_gelu_`, exact GELU in the
-    BERT) into their first linear layer.
+def fuse_linear_layers_(model: nn.Module,
+                        layer_type: Callable = None) -> int:
+    """Replace every ``nn.Linear`` of ``model`` by a :class:`FusedLinear`
+    (or ``layer_type``), merging the activation of mmcnclip ``MLP`` layers
+    (SiLU after :func:`~mmcnclip.models.inference.fold_quick_gelu_`, exact
+    GELU in the BERT) into their first linear layer.
 
     Args:
         model (nn.Module): The model, changed in place.
+        layer_type (Callable, optional): Builds the new layer from an
+            ``nn.Linear`` and an activation name, like :class:`FusedLinear`
+            (e.g. :class:`~.int8_linear.Int8Linear`). Defaults to
+            :class:`FusedLinear`.
 
     Returns:
         int: The number of linear layers replaced.
     """
+    layer_type = layer_type or FusedLinear
     count = 0
     for module in list(model.modules()):
         if isinstance(module, MLP) and isinstance(module.fc1, nn.Linear):
             act = _activation_name(module.act)
             if act is not None:
-                module.fc1 = FusedLinear(module.fc1, act)
+                module.fc1 = layer_type(module.fc1, act)
                 module.act = nn.Identity()
                 count += 1
         for name, child in list(module.named_children()):
             if type(child) is nn.Linear:
-                setattr(module, name, FusedLinear(child))
+                setattr(module, name, layer_type(child))
                 count += 1
     return count
 

@@ -1,0 +1,90 @@
+"""Int8Linear: oneDNN int8 linear (+ fused MLP activation) with per-channel
+int8 weights and per-call uint8 activations; fp32 fallback elsewhere."""
+import copy
+import pickle
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmcnclip.models.layers.int8_linear import (Int8Linear,
+                                                onednn_int8_linear_available,
+                                                quantize_activation)
+
+needs_onednn = pytest.mark.skipif(not onednn_int8_linear_available(),
+                                  reason='no oneDNN int8 linear')
+ACTS = {None: lambda t: t, 'silu': F.silu, 'gelu': F.gelu}
+
+
+def _linear():
+    torch.manual_seed(0)
+    return torch.nn.Linear(64, 48)
+
+
+def _rel_err(a, b):
+    return ((a - b).norm() / b.norm()).item()
+
+
+@needs_onednn
+@pytest.mark.parametrize('act', list(ACTS))
+def test_close_to_fp32_with_fused_activation(act):
+    linear = _linear()
+    layer = Int8Linear(linear, act)
+    x = torch.randn(3, 5, 64)
+    with torch.no_grad():
+        ref = ACTS[act](linear(x))
+        out = layer(x)
+        assert out.shape == ref.shape and out.dtype == torch.float32
+        assert _rel_err(out, ref) < 0.02
+        # the int8 kernel and the dequantised fp32 fallback agree
+        fallback = Int8Linear(linear, act)
+        fallback.onednn = False
+        assert _rel_err(out, fallback(x)) < 0.02
+
+
+def test_weights_are_int8_per_output_channel():
+    linear = _linear()
+    with torch.no_grad():
+        linear.weight[0] *= 100  # one large channel keeps its own scale
+    layer = Int8Linear(linear)
+    assert layer.weight.dtype == torch.int8
+    assert layer.weight_scale.shape == (48, )
+    dequantised = layer.weight.float() * layer.weight_scale[:, None]
+    assert _rel_err(dequantised[1:], linear.weight[1:]) < 0.01
+
+
+def test_activation_quantisation_covers_zero_and_rejects_nan():
+    q, scale, zero_point = quantize_activation(torch.tensor([[1.0, 3.0]]))
+    assert q.dtype == torch.uint8 and zero_point == 0
+    assert abs(q[0, 1].item() * scale - 3.0) < scale
+    assert quantize_activation(torch.tensor([[1.0, float('nan')]])) is None
+
+
+@needs_onednn
+def test_non_finite_input_falls_back_to_fp32():
+    linear = _linear()
+    layer = Int8Linear(linear)
+    x = torch.randn(2, 64)
+    x[0, 0] = float('inf')
+    with torch.no_grad():
+        out = layer(x)
+    assert not torch.isfinite(out[0]).all() and torch.isfinite(out[1]).all()
+
+
+def test_gradients_use_the_fp32_fallback():
+    layer = Int8Linear(_linear())
+    x = torch.randn(2, 64, requires_grad=True)
+    layer(x).sum().backward()
+    assert x.grad is not None
+
+
+@needs_onednn
+def test_copies_and_pickles_rebuild_the_packed_weights():
+    layer = Int8Linear(_linear(), 'silu')
+    x = torch.randn(4, 64)
+    with torch.no_grad():
+        expected = layer(x)
+        for copied in (copy.deepcopy(layer),
+                       pickle.loads(pickle.dumps(layer))):
+            assert copied.packed.key is None
+            torch.testing.assert_close(copied(x), expected)
