@@ -78,10 +78,37 @@ class SelfAttention(nn.Module):
                                    C // self.num_heads).permute(2, 0, 3, 1,
                                                                 4).unbind(0)
         mask = None if key_mask is None else key_mask[:, None, None, :]
-        x = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask,
-            dropout_p=self.attn_drop if self.training else 0.)
+        if self.training and self.attn_drop:
+            x = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                               dropout_p=self.attn_drop)
+        else:
+            x = attention(q, k, v, mask)
         return self.proj(x.transpose(1, 2).reshape(B, L, C))
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+              mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``softmax(q k^T / sqrt(d)) v`` (no dropout), the softmax in fp32.
+
+    ``F.scaled_dot_product_attention`` everywhere, except for bf16 on the
+    CPU without gradients: there PyTorch's flash kernel is no faster than
+    in fp32, while two bf16 batched matrix products around an fp32 softmax
+    take half its time (ViT-B/16 shapes, docs/performance.md).
+
+    Args:
+        q, k, v (Tensor): (B, heads, L, head_dims).
+        mask (Tensor, optional): Boolean, broadcastable to (B, heads, L,
+            L), True where attending is allowed.
+    """
+    if not (q.dtype == torch.bfloat16 and q.device.type == 'cpu'
+            and not (torch.is_grad_enabled() and q.requires_grad)
+            and not torch.compiler.is_compiling()):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    scores = torch.matmul(q, k.transpose(-1, -2)).mul_(q.shape[-1]**-0.5)
+    if mask is not None:
+        scores.masked_fill_(~mask, float('-inf'))
+    probs = torch.softmax(scores, dim=-1, dtype=torch.float32)
+    return torch.matmul(probs.to(q.dtype), v)
 
 
 class MLP(nn.Module):
