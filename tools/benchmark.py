@@ -208,6 +208,13 @@ def run(args):
             run_e2e(name, args)
         return
     device, dtype = args.device, DTYPES[args.dtype]
+    # preparing a CPU model changes malloc process-wide: do it before any
+    # candidate runs, so that all of them (the official model too) share it
+    from mmcnclip.utils.malloc import ENV, keep_freed_buffers
+    if device == 'cpu':
+        print('malloc: ' + ('large freed buffers kept, for every candidate'
+                            if keep_freed_buffers() else
+                            f'glibc defaults ({ENV}=0 or not glibc)'))
     peaks = gemm_peak(device, dtype, per_route=True)
     peak = max(peaks.values())
     if device == 'cuda':

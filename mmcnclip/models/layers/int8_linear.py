@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .fused_linear import ACTIVATIONS
+from .kernel_routes import Route
 from .packed_weight import PackedWeight
 
 
@@ -86,6 +87,10 @@ class Int8Linear(nn.Module):
             linear.bias.detach().float(), requires_grad=False))
         self.act = act
         self.onednn = onednn_int8_linear_available()
+        self.route = (Route('onednn int8', 'per-channel int8 weights, '
+                            'uint8 activations quantised per call')
+                      if self.onednn else
+                      Route('fp32', 'no oneDNN int8 linear: dequantised'))
         self.packed = PackedWeight()
 
     def extra_repr(self) -> str:
