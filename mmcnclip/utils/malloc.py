@@ -17,7 +17,7 @@ for CPU models; ``MMCNCLIP_MALLOC_TUNING=0`` in the environment turns it
 off (the process then returns freed blocks to the OS as before).
 """
 import ctypes
-import ctypes.util
+import functools
 import os
 from typing import Optional
 
@@ -29,10 +29,11 @@ KEEP_BYTES = 1 << 30
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
 
 
+@functools.lru_cache(maxsize=None)
 def glibc() -> Optional[ctypes.CDLL]:
-    """The C library when it is glibc (it has ``mallopt``), else None."""
+    """The process's C library when it is glibc, else None."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+        libc = ctypes.CDLL(None)
     except OSError:
         return None
     needed = ('mallopt', 'malloc_trim', 'gnu_get_libc_version')

@@ -68,3 +68,23 @@ def test_first_int8_test_step_calibrates_on_its_batch():
     with torch.no_grad():
         model.test_step(dict(inputs=images(0)))
     assert is_prepared(model) and quantised_convs(model.backbone) > 0
+
+
+def test_linear_layers_without_onednn_int8_use_pytorch_dynamic(monkeypatch):
+    """Where PyTorch lacks oneDNN's int8 linear, ``quantize_dynamic`` with
+    per-channel weights takes over and stays close to fp32."""
+    from mmcnclip.models import quantization
+    from mmcnclip.models.layers.int8_linear import Int8Linear
+    monkeypatch.setattr(quantization, 'onednn_int8_linear_available',
+                        lambda: False)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(),
+                                torch.nn.Linear(64, 16)).eval()
+    x = torch.randn(8, 32)
+    with torch.no_grad():
+        ref = model(x)
+        assert quantization.quantize_linear_int8_(model) == 2
+        out = model(x)
+    assert not any(isinstance(m, (Int8Linear, torch.nn.Linear))
+                   for m in model.modules())
+    assert F.cosine_similarity(ref, out).min() > 0.99
