@@ -7,7 +7,8 @@ batch pays a page fault for every page of every large activation: the
 feature maps of a batch-16 RN50 are 51 MiB each, and a layer1 1x1
 convolution writing one runs 4x slower on fresh pages than on reused ones
 (measured on the 2-core AVX-512 AMD EPYC of docs/performance.md; the
-prepared RN50 tower as a whole 1.17x faster with the settings below).
+prepared RN50 tower as a whole ran 1.11x faster with the settings below,
+the official model 1.41x).
 
 :func:`keep_freed_buffers` raises both the mmap threshold and the trim
 threshold (``mallopt``, process-wide), so freed activations stay in the
