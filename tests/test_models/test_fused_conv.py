@@ -39,13 +39,13 @@ def test_reordered_weights_follow_the_parameters():
     x = torch.randn(2, 8, 10, 10).contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         fused(x)
-        first = fused.packed._value
+        first = fused.packed._entry[1]
         fused(x)
-        assert fused.packed._value is first  # reordered once per shape
+        assert fused.packed._entry[1] is first  # reordered once per shape
         conv.weight.mul_(-1)  # new values: reordered again
         torch.testing.assert_close(fused(x), F.relu(conv(x)))
         fused(x[:1])  # new input shape
-        assert fused.packed.key[0] == (1, 8, 10, 10)
+        assert fused.packed.key == (1, 8, 10, 10)
     for copied in (copy.deepcopy(fused), pickle.loads(pickle.dumps(fused))):
         assert copied.packed.key is None
         with torch.no_grad():

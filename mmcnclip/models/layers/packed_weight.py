@@ -9,11 +9,12 @@ class PackedWeight:
     blocked layout), rebuilt when the weight's storage or values (its
     version counter) or the caller's key change. Copies and pickles of the
     owning module start empty: the packed tensor is opaque and rebuilt on
-    use.
+    use. Key and copy are stored as one tuple, so that threads sharing a
+    module never see the key of one copy with another copy.
     """
 
     def __init__(self):
-        self._key, self._value = None, None
+        self._entry = None  # (full key, packed copy)
 
     def __getstate__(self) -> dict:
         return {}
@@ -23,8 +24,8 @@ class PackedWeight:
 
     @property
     def key(self):
-        """The key the cached copy was built for (None when empty)."""
-        return self._key
+        """The caller's key of the cached copy (None when empty)."""
+        return None if self._entry is None else self._entry[0][0]
 
     def get(self, weight: torch.Tensor, key: Hashable,
             pack: Callable[[], torch.Tensor]) -> torch.Tensor:
@@ -34,6 +35,8 @@ class PackedWeight:
         if weight.is_inference():
             return pack()
         full_key = (key, weight.dtype, weight.data_ptr(), weight._version)
-        if self._key != full_key:
-            self._key, self._value = full_key, pack()
-        return self._value
+        entry = self._entry
+        if entry is None or entry[0] != full_key:
+            entry = (full_key, pack())
+            self._entry = entry
+        return entry[1]
