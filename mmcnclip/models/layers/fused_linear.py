@@ -29,6 +29,14 @@ ACTIVATIONS = {
 ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 
 
+def check_activation(act: Optional[str]) -> Optional[str]:
+    """``act`` if it names one of :data:`ACTIVATIONS`, else ValueError."""
+    if act not in ACTIVATIONS:
+        raise ValueError(f'act must be one of {list(ACTIVATIONS)}, '
+                         f'got {act!r}')
+    return act
+
+
 def onednn_linear_available() -> bool:
     """Whether this PyTorch build has oneDNN's fused linear operator."""
     return (torch.backends.mkldnn.is_available()
@@ -53,12 +61,9 @@ class FusedLinear(nn.Module):
 
     def __init__(self, linear: nn.Linear, act: Optional[str] = None):
         super().__init__()
-        if act not in ACTIVATIONS:
-            raise ValueError(f'act must be one of {list(ACTIVATIONS)}, '
-                             f'got {act!r}')
+        self.act = check_activation(act)
         self.weight = linear.weight
         self.bias = linear.bias
-        self.act = act
         self.route = Route('onednn' if onednn_linear_available() else
                            'blas', 'default')
 

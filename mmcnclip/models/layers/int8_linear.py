@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .fused_linear import ACTIVATIONS
+from .fused_linear import ACTIVATIONS, check_activation
 from .kernel_routes import Route
 from .packed_weight import PackedWeight
 
@@ -74,9 +74,7 @@ class Int8Linear(nn.Module):
 
     def __init__(self, linear: nn.Module, act: Optional[str] = None):
         super().__init__()
-        if act not in ACTIVATIONS:
-            raise ValueError(f'act must be one of {list(ACTIVATIONS)}, '
-                             f'got {act!r}')
+        self.act = check_activation(act)
         q, scale = quantize_weight(linear.weight)
         self.register_buffer('weight', q)
         self.register_buffer('weight_scale', scale)
@@ -85,7 +83,6 @@ class Int8Linear(nn.Module):
                              persistent=False)
         self.bias = (None if linear.bias is None else nn.Parameter(
             linear.bias.detach().float(), requires_grad=False))
-        self.act = act
         self.onednn = onednn_int8_linear_available()
         self.route = (Route('onednn int8', 'per-channel int8 weights, '
                             'uint8 activations quantised per call')
