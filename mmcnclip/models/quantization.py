@@ -48,9 +48,9 @@ def quantize_linear_int8_(model: nn.Module) -> int:
     count = sum(type(m) is nn.Linear for m in model.modules())
     with warnings.catch_warnings():  # PyTorch's deprecation notes on ao
         warnings.simplefilter('ignore')
-        torch.ao.quantization.quantize_dynamic(
-            model, {nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig},
-            inplace=True)
+        qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
+        torch.ao.quantization.quantize_dynamic(model, {nn.Linear: qconfig},
+                                               inplace=True)
     return count
 
 
