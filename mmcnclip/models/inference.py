@@ -21,7 +21,7 @@ from .layers.fused_conv import fuse_bottlenecks_, fuse_stems_
 from .layers.fused_linear import (describe_linear_routes,
                                   fuse_linear_layers_, set_linear_routes_)
 from .layers.transformer import (MLP, QUICK_GELU_ALPHA, LayerNorm,
-                                 QuickGELU)
+                                 QuickGELU, set_attention_routes_)
 from .quantization import (INT8, quantize_linear_int8_,
                            quantize_resnet_stages_int8_)
 
@@ -190,7 +190,9 @@ def prepare_for_inference(model: nn.Module,
         linear_route (str): ``'auto'`` times oneDNN against PyTorch's BLAS
             for each linear layer family on this CPU (once, cached; see
             :mod:`~mmcnclip.models.layers.kernel_routes`) and keeps the
-            faster; ``'onednn'``/``'blas'`` force one. Defaults to 'auto'.
+            faster; ``'onednn'``/``'blas'`` force one. bf16 attention on
+            the CPU is always measured the same way (SDPA against two
+            batched products). Defaults to 'auto'.
         calibration (Tensor, optional): With int8, images (the image
             backbone's input) on which the convolutions of ResNet towers
             are statically quantised
@@ -226,6 +228,7 @@ def prepare_for_inference(model: nn.Module,
         to_low_precision(model, dtype)
     if fuse_linear and dtype != INT8:
         set_linear_routes_(model, linear_route)
+        set_attention_routes_(model)  # bf16 on the CPU only
     model._prepared_for_inference = True
     return model
 

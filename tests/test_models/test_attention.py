@@ -1,9 +1,14 @@
-"""attention(): SDPA everywhere, bf16 matrix products around an fp32 softmax
-on the CPU without gradients; both agree with fp32 attention."""
+"""attention(): SDPA, or (the matmul route, CPU without gradients) two
+batched products around an fp32 softmax; both agree with fp32 attention.
+bf16 CPU models get the faster route measured per family."""
 import pytest
 import torch
 import torch.nn.functional as F
+from test_inference import VIT, build
 
+from mmcnclip.models.inference import prepare_for_inference
+from mmcnclip.models.layers import kernel_routes
+from mmcnclip.models.layers.fused_linear import linear_routes
 from mmcnclip.models.layers.transformer import SelfAttention, attention
 
 
@@ -22,18 +27,18 @@ def test_bf16_cpu_attention_matches_fp32(masked):
     ref = F.scaled_dot_product_attention(q.float(), k.float(), v.float(),
                                          attn_mask=mask)
     with torch.no_grad():
-        out = attention(q, k, v, mask)
+        out = attention(q, k, v, mask, matmul=True)
     assert out.dtype == torch.bfloat16
     torch.testing.assert_close(out.float(), ref, atol=3e-2, rtol=3e-2)
 
 
-def test_fp32_and_gradients_use_sdpa():
+def test_matmul_route_matches_sdpa_in_fp32_and_leaves_gradients_to_it():
     q, k, v = _qkv(torch.float32)
-    torch.testing.assert_close(attention(q, k, v),
-                               F.scaled_dot_product_attention(q, k, v))
+    with torch.no_grad():
+        torch.testing.assert_close(attention(q, k, v, matmul=True),
+                                   F.scaled_dot_product_attention(q, k, v))
     q.requires_grad_()
-    attention(q.bfloat16(), k.bfloat16(), v.bfloat16()).float().sum(
-    ).backward()
+    attention(q, k, v, matmul=True).sum().backward()
     assert q.grad is not None
 
 
@@ -46,3 +51,21 @@ def test_self_attention_keeps_dropout_in_training():
     assert not torch.allclose(a, layer(x))
     layer.eval()
     torch.testing.assert_close(layer(x), layer(x))
+
+
+def test_bf16_prepared_model_measures_its_attention_route(tmp_path,
+                                                          monkeypatch):
+    monkeypatch.setenv('MMCNCLIP_CACHE_DIR', str(tmp_path))
+    monkeypatch.setattr(kernel_routes, '_memory_cache', {})
+    model = prepare_for_inference(build(VIT), dtype=torch.bfloat16)
+    layers = [m for m in model.modules() if isinstance(m, SelfAttention)]
+    assert layers and all(m.route.name in ('sdpa', 'matmul')
+                          for m in layers)
+    routes = {f: r for f, r in linear_routes(model).items()
+              if f.startswith('attention bfloat16')}
+    assert routes and all(reason.startswith('measured: matmul')
+                          for _, reason, _ in routes.values())
+    # fp32 models keep SDPA and measure nothing
+    fp32 = prepare_for_inference(build(VIT))
+    assert all(m.route is None for m in fp32.modules()
+               if isinstance(m, SelfAttention))

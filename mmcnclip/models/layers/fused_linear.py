@@ -169,11 +169,12 @@ def set_linear_routes_(model: nn.Module, route: str = 'auto') -> dict:
 
 def linear_routes(model: nn.Module) -> dict:
     """``{family: (route, reason, number of layers)}`` of the
-    :class:`FusedLinear` (and int8) layers of a prepared model."""
+    :class:`FusedLinear`, int8 and routed attention layers of a prepared
+    model."""
     out = {}
     for module in model.modules():
         if isinstance(getattr(module, 'route', None), Route):
-            family = layer_family(module)
+            family = getattr(module, 'family', None) or layer_family(module)
             count = out.get(family, (None, None, 0))[2]
             out[family] = (module.route.name, module.route.reason, count + 1)
     return out

@@ -1,4 +1,5 @@
-"""Pick the faster CPU kernel for each linear layer shape by measuring it.
+"""Pick the faster CPU kernel for each linear layer shape (and for bf16
+attention) by measuring it.
 
 oneDNN's fused linear beats PyTorch's BLAS (MKL) GEMM on some CPUs (2x on an
 AVX-512 AMD EPYC) and loses on others (an AVX-512 Intel Xeon with fast MKL),
@@ -55,14 +56,18 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def machine_key() -> str:
+    """This machine and PyTorch build, the prefix of every cache key."""
+    return (f'{cpu_name()}|{torch.backends.cpu.get_cpu_capability()}|'
+            f'torch {torch.__version__}|{torch.get_num_threads()} threads')
+
+
 def family_key(weight: torch.Tensor, act: Optional[str],
                rows: int = MEASURE_ROWS) -> str:
     """Cache key of a layer family on this machine and PyTorch build."""
     out_features, in_features = weight.shape
-    return (f'{cpu_name()}|{torch.backends.cpu.get_cpu_capability()}|'
-            f'torch {torch.__version__}|{torch.get_num_threads()} threads|'
-            f'{str(weight.dtype)[6:]} {out_features}x{in_features} '
-            f'act={act} rows={rows}')
+    return (f'{machine_key()}|{str(weight.dtype)[6:]} '
+            f'{out_features}x{in_features} act={act} rows={rows}')
 
 
 def _load(path: str) -> dict:
@@ -159,16 +164,66 @@ def choose_linear_route(weight: torch.Tensor,
     if weight.dtype not in ONEDNN_DTYPES or weight.device.type != 'cpu':
         return Route('blas', f'{weight.device.type} {weight.dtype}: oneDNN '
                      'route is CPU fp32/bf16 only')
-    key = family_key(weight, act)
-    path = cache_path()
-    entry = _memory_cache.get(key) or _load(path).get(key)
-    source = 'cached'
-    if not (isinstance(entry, dict) and set(entry) >= {'onednn', 'blas'}):
-        entry = measure_linear_routes(weight.detach(), bias if bias is None
-                                      else bias.detach(), act)
-        source = 'measured'
-        _store(path, key, entry)
-    _memory_cache[key] = entry
+    entry, source = cached_times(
+        family_key(weight, act), ('onednn', 'blas'),
+        lambda: measure_linear_routes(weight.detach(), bias if bias is None
+                                      else bias.detach(), act))
     name = 'onednn' if entry['onednn'] < entry['blas'] else 'blas'
     return Route(name, f'{source}: oneDNN {entry["onednn"] * 1e3:.2f} ms vs '
                  f'BLAS {entry["blas"] * 1e3:.2f} ms at {MEASURE_ROWS} rows')
+
+
+def cached_times(key: str, routes: tuple,
+                 measure: Callable[[], dict]) -> tuple:
+    """``({route: seconds}, source)`` for ``key``: from this process, from
+    the cache file (``'cached'``), or from ``measure()`` (``'measured'``,
+    then stored)."""
+    path = cache_path()
+    entry = _memory_cache.get(key) or _load(path).get(key)
+    source = 'cached'
+    if not (isinstance(entry, dict) and set(entry) >= set(routes)):
+        entry, source = measure(), 'measured'
+        _store(path, key, entry)
+    _memory_cache[key] = entry
+    return entry, source
+
+
+#: queries of the measured attention: the image tokens of a ViT-B/16 batch
+ATTENTION_BATCH, ATTENTION_LENGTH = 8, 197
+
+
+def measure_attention_routes(dtype: torch.dtype, heads: int, head_dims: int,
+                             reps: int = MEASURE_REPS) -> dict:
+    """Best-of-``reps`` seconds of one attention call per route
+    (``'sdpa'``: ``F.scaled_dot_product_attention``; ``'matmul'``: two
+    batched products around an fp32 softmax), interleaved call by call.
+
+    Returns:
+        dict: ``{'sdpa': seconds, 'matmul': seconds}``.
+    """
+    from .transformer import attention
+    q, k, v = (torch.randn(ATTENTION_BATCH, heads, ATTENTION_LENGTH,
+                           head_dims).to(dtype) for _ in range(3))
+    calls = {'sdpa': lambda: attention(q, k, v),
+             'matmul': lambda: attention(q, k, v, matmul=True)}
+    times = dict.fromkeys(calls, float('inf'))
+    with torch.inference_mode():
+        for _ in range(reps + 1):  # the first round warms up
+            for name, call in calls.items():
+                times[name] = min(times[name], _best_time(call, 1))
+    return times
+
+
+def choose_attention_route(dtype: torch.dtype, heads: int,
+                           head_dims: int) -> Route:
+    """``'matmul'`` or ``'sdpa'`` for CPU attention of this shape family,
+    measured once per machine (cached like the linear routes)."""
+    key = (f'{machine_key()}|attention {str(dtype)[6:]} heads={heads} '
+           f'dims={head_dims} len={ATTENTION_LENGTH}')
+    entry, source = cached_times(
+        key, ('sdpa', 'matmul'),
+        lambda: measure_attention_routes(dtype, heads, head_dims))
+    name = 'matmul' if entry['matmul'] < entry['sdpa'] else 'sdpa'
+    return Route(name, f'{source}: matmul {entry["matmul"] * 1e3:.2f} ms vs '
+                 f'SDPA {entry["sdpa"] * 1e3:.2f} ms at {ATTENTION_BATCH}x'
+                 f'{ATTENTION_LENGTH} queries')

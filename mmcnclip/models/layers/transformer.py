@@ -64,6 +64,16 @@ class SelfAttention(nn.Module):
         self.attn_drop = attn_drop
         self.qkv = nn.Linear(embed_dims, embed_dims * 3)
         self.proj = nn.Linear(embed_dims, embed_dims)
+        #: CPU kernel route of :func:`attention` (a ``Route`` named
+        #: 'matmul' or 'sdpa'), set by :func:`set_attention_routes_`
+        self.route = None
+
+    @property
+    def family(self) -> str:
+        """The attention family, e.g. ``'attention bfloat16 12x64'``."""
+        embed_dims = self.proj.weight.shape[0]
+        return (f'attention {str(self.proj.weight.dtype)[6:]} '
+                f'{self.num_heads}x{embed_dims // self.num_heads}')
 
     def forward(self,
                 x: torch.Tensor,
@@ -82,25 +92,32 @@ class SelfAttention(nn.Module):
             x = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
                                                dropout_p=self.attn_drop)
         else:
-            x = attention(q, k, v, mask)
+            x = attention(q, k, v, mask, matmul=self.route is not None
+                          and self.route.name == 'matmul')
         return self.proj(x.transpose(1, 2).reshape(B, L, C))
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-              mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+def attention(q: torch.Tensor,
+              k: torch.Tensor,
+              v: torch.Tensor,
+              mask: Optional[torch.Tensor] = None,
+              matmul: bool = False) -> torch.Tensor:
     """``softmax(q k^T / sqrt(d)) v`` (no dropout), the softmax in fp32.
 
-    ``F.scaled_dot_product_attention`` everywhere, except for bf16 on the
-    CPU without gradients: there PyTorch's flash kernel is no faster than
-    in fp32, while two bf16 batched matrix products around an fp32 softmax
-    take half its time (ViT-B/16 shapes, docs/performance.md).
+    ``F.scaled_dot_product_attention``, or with ``matmul`` (CPU, no
+    gradients) two batched matrix products around an fp32 softmax: in bf16
+    on the CPU PyTorch's flash kernel can be no faster than in fp32, while
+    the bf16 products take half its time (ViT-B/16 shapes on the AMD CPU of
+    docs/performance.md); :func:`set_attention_routes_` measures which.
 
     Args:
         q, k, v (Tensor): (B, heads, L, head_dims).
         mask (Tensor, optional): Boolean, broadcastable to (B, heads, L,
             L), True where attending is allowed.
+        matmul (bool): Use the two products where allowed. Defaults to
+            False.
     """
-    if not (q.dtype == torch.bfloat16 and q.device.type == 'cpu'
+    if not (matmul and q.device.type == 'cpu'
             and not (torch.is_grad_enabled() and q.requires_grad)
             and not torch.compiler.is_compiling()):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
@@ -187,3 +204,28 @@ def run_layers(layers: nn.ModuleList,
         if i in out_indices:
             outs[i] = x
     return x, outs
+
+
+def set_attention_routes_(model: nn.Module) -> dict:
+    """Give every :class:`SelfAttention` of a bf16 CPU model the faster of
+    SDPA and the matmul route (:func:`attention`), measured once per family
+    and machine (:func:`~.kernel_routes.choose_attention_route`); other
+    dtypes and devices keep SDPA.
+
+    Returns:
+        dict: ``{family: Route}``.
+    """
+    from .kernel_routes import choose_attention_route
+    routes = {}
+    for module in model.modules():
+        weight = module.proj.weight if isinstance(module,
+                                                  SelfAttention) else None
+        if weight is None or weight.dtype != torch.bfloat16 or (
+                weight.device.type != 'cpu'):
+            continue
+        if module.family not in routes:
+            routes[module.family] = choose_attention_route(
+                weight.dtype, module.num_heads,
+                weight.shape[0] // module.num_heads)
+        module.route = routes[module.family]
+    return routes
