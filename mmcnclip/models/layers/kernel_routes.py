@@ -196,7 +196,7 @@ def measure_attention_routes(dtype: torch.dtype, heads: int, head_dims: int,
                              reps: int = MEASURE_REPS) -> dict:
     """Best-of-``reps`` seconds of one attention call per route
     (``'sdpa'``: ``F.scaled_dot_product_attention``; ``'matmul'``: two
-    batched products around an fp32 softmax), interleaved call by call.
+    batched products around the softmax), interleaved call by call.
 
     Returns:
         dict: ``{'sdpa': seconds, 'matmul': seconds}``.

@@ -102,12 +102,13 @@ def attention(q: torch.Tensor,
               v: torch.Tensor,
               mask: Optional[torch.Tensor] = None,
               matmul: bool = False) -> torch.Tensor:
-    """``softmax(q k^T / sqrt(d)) v`` (no dropout), the softmax in fp32.
+    """``softmax(q k^T / sqrt(d)) v`` (no dropout), the softmax
+    accumulated in fp32.
 
     ``F.scaled_dot_product_attention``, or with ``matmul`` (CPU, no
-    gradients) two batched matrix products around an fp32 softmax: in bf16
-    on the CPU PyTorch's flash kernel can be no faster than in fp32, while
-    the bf16 products take half its time (ViT-B/16 shapes on the AMD CPU of
+    gradients) two batched matrix products around the softmax: in bf16 on
+    the CPU PyTorch's flash kernel can be no faster than in fp32, while the
+    bf16 products take half its time (ViT-B/16 shapes on the AMD CPU of
     docs/performance.md); :func:`set_attention_routes_` measures which.
 
     Args:
@@ -124,8 +125,9 @@ def attention(q: torch.Tensor,
     scores = torch.matmul(q, k.transpose(-1, -2)).mul_(q.shape[-1]**-0.5)
     if mask is not None:
         scores.masked_fill_(~mask, float('-inf'))
-    probs = torch.softmax(scores, dim=-1, dtype=torch.float32)
-    return torch.matmul(probs.to(q.dtype), v)
+    # PyTorch's CPU softmax accumulates bf16/fp16 in fp32 (same values as
+    # an fp32 softmax rounded to q's dtype, without the fp32 copy)
+    return torch.matmul(torch.softmax(scores, dim=-1), v)
 
 
 class MLP(nn.Module):
