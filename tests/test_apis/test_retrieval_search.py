@@ -198,6 +198,20 @@ def test_tools(setup, tmp_path):
     assert [t for _, t in found] == [index.text_of(i) for i in want_texts]
 
 
+@pytest.mark.parametrize('precision', ['int8', 'bf16'])
+def test_tools_low_precision_features(setup, tmp_path, precision):
+    """``tools/extract_features.py --prepare int8|bf16`` (Int8Linear, bf16
+    attention route) gives features close to the fp32 index."""
+    out = tmp_path / 'index.pt'
+    run_tool('extract_features.py', CFG, setup['ckpt'], '--out', str(out),
+             '--prepare', precision, '--cfg-options',
+             f'test_dataloader.dataset.data_root={setup["root"]}/shapes')
+    index = RetrievalIndex.load(str(out))
+    for key in ('image_feats', 'text_feats'):
+        got, ref = (getattr(i, key).float() for i in (index, setup['index']))
+        assert torch.nn.functional.cosine_similarity(got, ref).min() > 0.99
+
+
 def test_index_stores_the_model_identity(setup, tmp_path):
     index = setup['index']
     assert index.model == model_identity(setup['model'])
