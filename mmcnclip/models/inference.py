@@ -238,7 +238,8 @@ def calibration_images(model: nn.Module, data: dict,
                        ) -> Optional[torch.Tensor]:
     """The images of batch ``data`` as the model's backbone gets them, to
     calibrate int8 convolutions (:func:`prepare_for_inference`); None when
-    ``dtype`` is not int8 or the batch holds no images.
+    ``dtype`` is not int8 or the batch holds no images. A test-time
+    augmentation batch (one batch per view) gives its first view.
 
     Args:
         model (nn.Module): The model (its ``data_preprocessor`` is used).
@@ -250,6 +251,12 @@ def calibration_images(model: nn.Module, data: dict,
     """
     if dtype != INT8:
         return None
+    inputs = data.get('inputs') if isinstance(data, dict) else None
+    if isinstance(inputs, (list, tuple)) and inputs and (
+            isinstance(inputs[0], (list, tuple)) or
+            torch.is_tensor(inputs[0]) and inputs[0].dim() == 4):
+        # test-time augmentation: one batch per view
+        data = {key: value[0] for key, value in data.items()}
     images = model.data_preprocessor(data, False).get('inputs')
     return images if torch.is_tensor(images) and images.dim() == 4 else None
 

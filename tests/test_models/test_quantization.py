@@ -70,6 +70,28 @@ def test_first_int8_test_step_calibrates_on_its_batch():
     assert is_prepared(model) and quantised_convs(model.backbone) > 0
 
 
+def test_tta_batch_calibrates_on_its_first_view():
+    """``tools/test.py --tta --prepare int8``: the hook sees the batch in
+    TTA form (one batch per view) and calibrates on the first view."""
+    from mmpretrain.models import ClsDataPreprocessor
+
+    from mmcnclip.models.inference import calibration_images
+    model = _Classifier().eval()
+    model.data_preprocessor = ClsDataPreprocessor()
+    views = [[torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)
+              for _ in range(3)] for _ in range(2)]
+    stacked = [torch.stack(view) for view in views]  # as tools/test.py has
+    for inputs in (views, stacked):
+        images = calibration_images(
+            model, dict(inputs=inputs, data_samples=[None, None]), INT8)
+        assert images.shape == (3, 3, 32, 32)
+        torch.testing.assert_close(images[0], views[0][0].float())
+    assert calibration_images(model, dict(inputs=stacked[0]), INT8).shape \
+        == (3, 3, 32, 32)  # a plain batch
+    assert calibration_images(model, dict(inputs=views), torch.float32) is \
+        None
+
+
 def test_linear_layers_without_onednn_int8_use_pytorch_dynamic(monkeypatch):
     """Where PyTorch lacks oneDNN's int8 linear, ``quantize_dynamic`` with
     per-channel weights takes over and stays close to fp32."""

@@ -151,14 +151,16 @@ def test_zero_shot_config(tmp_path, path):
     metrics_line(log, 'accuracy/top1')
     if 'resnet50' in path and osp.relpath(path, REPO) in {
             osp.join('configs', c) for c in DEFAULT}:
-        # int8: ResNet convolutions calibrated on the first batch
-        log = run_tool('test.py', child, ckpt, '--work-dir',
-                       str(tmp_path / 'work'), '--prepare', 'int8',
-                       '--cfg-options', *loader_options('test_dataloader'),
-                       *opts)
-        metrics_line(log, 'accuracy/top1')
-        assert 'ResNet convolutions (if any) calibrated on the 2 images' \
-            in log, log[-3000:]
+        # int8: ResNet convolutions calibrated on the first batch (its
+        # first view under test-time augmentation)
+        for tta in ([], ['--tta']):
+            log = run_tool('test.py', child, ckpt, '--work-dir',
+                           str(tmp_path / 'work'), '--prepare', 'int8',
+                           *tta, '--cfg-options',
+                           *loader_options('test_dataloader'), *opts)
+            metrics_line(log, 'accuracy/top1')
+            assert 'ResNet convolutions (if any) calibrated on the 2 ' \
+                'images' in log, log[-3000:]
 
 
 @pytest.mark.parametrize('path', _configs('cn-clip_*_retrieval_*-test.py'))
