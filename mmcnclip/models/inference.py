@@ -257,7 +257,11 @@ def calibration_images(model: nn.Module, data: dict,
             torch.is_tensor(inputs[0]) and inputs[0].dim() == 4):
         # test-time augmentation: one batch per view
         data = {key: value[0] for key, value in data.items()}
-    images = model.data_preprocessor(data, False).get('inputs')
+    processed = model.data_preprocessor(data, False)
+    try:  # ChineseCLIP's batch names them 'images' and reads 'inputs' too
+        images = processed['inputs']
+    except KeyError:
+        return None
     return images if torch.is_tensor(images) and images.dim() == 4 else None
 
 

@@ -203,9 +203,11 @@ def test_tools_low_precision_features(setup, tmp_path, precision):
     """``tools/extract_features.py --prepare int8|bf16`` (Int8Linear, bf16
     attention route) gives features close to the fp32 index."""
     out = tmp_path / 'index.pt'
-    run_tool('extract_features.py', CFG, setup['ckpt'], '--out', str(out),
-             '--prepare', precision, '--cfg-options',
-             f'test_dataloader.dataset.data_root={setup["root"]}/shapes')
+    log = run_tool('extract_features.py', CFG, setup['ckpt'], '--out',
+                   str(out), '--prepare', precision, '--cfg-options',
+                   f'test_dataloader.dataset.data_root={setup["root"]}/shapes')
+    # int8 calibrates ResNet convolutions (none in this ViT) on batch one
+    assert ('calibrated on the' in log) == (precision == 'int8'), log
     index = RetrievalIndex.load(str(out))
     for key in ('image_feats', 'text_feats'):
         got, ref = (getattr(i, key).float() for i in (index, setup['index']))

@@ -179,6 +179,11 @@ def test_retrieval_test_config(tmp_path, path):
         log = run_tool('test.py', *args, 'test_dataloader.dataset.type='
                        'mmcnclip.CNCLIPLmdbRetrieval')
         metrics_line(log, 'retrieval/MR')
+        # int8 retrieval: ResNet convolutions calibrated on the first batch
+        log = run_tool('test.py', *args[:4], '--prepare', 'int8', *args[4:])
+        metrics_line(log, 'retrieval/MR')
+        assert 'ResNet convolutions (if any) calibrated on the' in log, \
+            log[-3000:]
 
 
 @pytest.mark.parametrize('path',
