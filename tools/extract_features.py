@@ -16,9 +16,7 @@ from mmengine.runner import Runner
 from mmcnclip.apis import extract_features, init_retrieval_model
 from mmcnclip.apis.index_identity import model_identity
 from mmcnclip.engine.runner_setup import load_config, set_dataloader_defaults
-from mmcnclip.models.inference import (PRECISIONS, calibration_images,
-                                       prepare_for_inference)
-from mmcnclip.models.quantization import INT8
+from mmcnclip.models.inference import PRECISIONS
 from mmcnclip.utils.preflight import check_checkpoint, check_dataset
 
 
@@ -84,17 +82,10 @@ def main(argv=None):
     model = init_retrieval_model(cfg, args.checkpoint, device, prepare=None)
     # Before preparing, which folds (changes) the weights.
     identity = model_identity(model, cfg[field].dataset.get('pipeline'))
-    loader = Runner.build_dataloader(cfg[field])
-    if not args.no_prepare:
-        dtype = PRECISIONS[args.prepare]
-        calibration = (calibration_images(model, next(iter(loader)), dtype)
-                       if dtype == INT8 else None)
-        prepare_for_inference(model, dtype=dtype, calibration=calibration)
-        if calibration is not None:
-            print('int8: ResNet convolutions (if any) calibrated on the '
-                  f'{len(calibration)} images of the first batch')
-    index = extract_features(model, loader, fp16=args.fp16,
-                             identity=identity)
+    # The model prepares itself on its first batch (int8: calibrated on it)
+    model.set_inference_precision(None if args.no_prepare else args.prepare)
+    index = extract_features(model, Runner.build_dataloader(cfg[field]),
+                             fp16=args.fp16, identity=identity)
     index.save(args.out)
     print(f'Saved {len(index.image_ids)} image and {len(index.text_ids)} '
           f'text features (dim {index.embed_dim}, '

@@ -3,9 +3,8 @@ from typing import Optional
 
 from mmengine.hooks import Hook
 
-from mmcnclip.models.inference import (PRECISIONS, calibration_images,
-                                       is_prepared, prepare_for_inference)
-from mmcnclip.models.layers.fused_linear import describe_linear_routes
+from mmcnclip.models.inference import (PRECISIONS, is_prepared,
+                                       prepare_on_batch)
 from mmcnclip.registry import HOOKS
 from .model_wrappers import unwrap_model
 
@@ -70,17 +69,9 @@ class PrepareForInferenceHook(Hook):
                          data_batch=None) -> None:
         if self.dtype is None or batch_idx != 0:
             return
-        model = unwrap_model(runner.model)
-        dtype = PRECISIONS[self.dtype]
-        calibration = calibration_images(model, data_batch, dtype)
-        prepare_for_inference(
-            model, dtype=dtype, channels_last=self.channels_last,
-            fuse_linear=self.fuse_linear, linear_route=self.linear_route,
-            calibration=calibration)
-        if calibration is not None:
-            runner.logger.info(
-                'int8: ResNet convolutions (if any) calibrated on the '
-                f'{len(calibration)} images of the first test batch')
-        routes = describe_linear_routes(model)
-        runner.logger.info(f'Model prepared for inference ({self.dtype}); '
-                           f'linear kernel routes:\n{routes}')
+        done = prepare_on_batch(
+            unwrap_model(runner.model), data_batch, PRECISIONS[self.dtype],
+            channels_last=self.channels_last, fuse_linear=self.fuse_linear,
+            linear_route=self.linear_route)
+        runner.logger.info(
+            f'Model prepared for inference ({self.dtype})\n{done}')

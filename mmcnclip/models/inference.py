@@ -265,6 +265,31 @@ def calibration_images(model: nn.Module, data: dict,
     return images if torch.is_tensor(images) and images.dim() == 4 else None
 
 
+def prepare_on_batch(model: nn.Module, data: dict,
+                     dtype: Optional[torch.dtype], **kwargs) -> str:
+    """:func:`prepare_for_inference` at a model's first batch ``data``
+    (int8: its images calibrate ResNet convolutions,
+    :func:`calibration_images`).
+
+    Args:
+        model (nn.Module): The model.
+        data (dict): The first batch, as the dataloader yields it.
+        dtype (torch.dtype, optional): The preparation dtype.
+        **kwargs: Further arguments of :func:`prepare_for_inference`.
+
+    Returns:
+        str: What to log: the calibration (if any) and the kernel routes.
+    """
+    calibration = calibration_images(model, data, dtype)
+    prepare_for_inference(model, dtype=dtype, calibration=calibration,
+                          **kwargs)
+    lines = [] if calibration is None else [
+        'int8: ResNet convolutions (if any) calibrated on the '
+        f'{len(calibration)} images of the first batch']
+    return '\n'.join(lines + ['linear kernel routes:',
+                              describe_linear_routes(model)])
+
+
 def is_prepared(model: nn.Module) -> bool:
     """Whether :func:`prepare_for_inference` has run on ``model``."""
     return getattr(model, '_prepared_for_inference', False)
@@ -298,14 +323,11 @@ class PreparesForInference:
         the parent's ``test_step``."""
         if (not self.training and self.inference_precision is not None
                 and not is_prepared(self)):
-            dtype = PRECISIONS[self.inference_precision]
-            prepare_for_inference(
-                self, dtype=dtype,
-                calibration=calibration_images(self, data, dtype))
+            done = prepare_on_batch(self, data,
+                                    PRECISIONS[self.inference_precision])
             print_log(f'{type(self).__name__} prepared for inference '
                       f'({self.inference_precision}; inference_precision='
-                      'None for the unprepared model); linear kernel '
-                      f'routes:\n{describe_linear_routes(self)}',
+                      f'None for the unprepared model)\n{done}',
                       logger='current')
         return super().test_step(data)
 

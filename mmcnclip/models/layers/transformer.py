@@ -220,10 +220,10 @@ def set_attention_routes_(model: nn.Module) -> dict:
     from .kernel_routes import choose_attention_route
     routes = {}
     for module in model.modules():
-        weight = module.proj.weight if isinstance(module,
-                                                  SelfAttention) else None
-        if weight is None or weight.dtype != torch.bfloat16 or (
-                weight.device.type != 'cpu'):
+        if not isinstance(module, SelfAttention):
+            continue
+        weight = module.proj.weight
+        if weight.dtype != torch.bfloat16 or weight.device.type != 'cpu':
             continue
         if module.family not in routes:
             routes[module.family] = choose_attention_route(
