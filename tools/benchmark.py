@@ -17,6 +17,7 @@ Examples::
     python tools/benchmark.py --load-test --load-dtype fp16
     python tools/benchmark.py --model RN50 --tower image --contention 1
     python tools/benchmark.py --model RN50 --profile --int8 --batch 8
+    python tools/benchmark.py --model ViT-B-16 --int8-kernels
 """
 import argparse
 
@@ -82,6 +83,30 @@ def run_profile(name, args, dtype):
             for impl, s in shares.items()]
     print(format_table(rows, [('impl', 'impl', '<26')] +
                        [(f, f, f'{max(len(f), 6)}.1f') for f in families]))
+
+
+def run_int8_kernels(name, args):
+    from mmcnclip.benchmarking.int8_kernels import int8_kernel_rows
+    from mmcnclip.benchmarking.models import build_official
+    from mmcnclip.benchmarking.towers import prepared
+    model = prepared(name, build_official(name).state_dict(), torch.float32,
+                     'cpu')
+    rows = int8_kernel_rows(model, rounds=args.iters)
+    rows.append(dict(family='all (layer-weighted)', count=sum(
+        r['count'] for r in rows), **{f'{k}_ms': sum(
+            r['count'] * r[f'{k}_ms'] for r in rows)
+                                      for k in ('fp32', 'onednn', 'fbgemm')}))
+    for row in rows:
+        row['ratio'] = row['fbgemm_ms'] / row['onednn_ms']
+    print(f'\n== {name}: int8 linear kernels per layer family (both towers), '
+          'best ms at 1024 rows; errors relative to the fp32 layer ==')
+    print(format_table(rows, [
+        ('family', 'family', '<26'), ('count', 'layers', '6d'),
+        ('fp32_ms', 'fp32 ms', '8.2f'), ('onednn_ms', 'oneDNN ms', '9.2f'),
+        ('fbgemm_ms', 'fbgemm ms', '9.2f'),
+        ('ratio', 'fbgemm/oneDNN', '13.2f'),
+        ('onednn_err', 'oneDNN err', '10.4f'),
+        ('fbgemm_err', 'fbgemm err', '10.4f')]))
 
 
 def run_text(name, args, dtype, peak):
@@ -180,6 +205,10 @@ def parse_args(argv=None):
     parser.add_argument('--profile', action='store_true',
                         help='instead of timing, print where each image '
                         'tower spends its time (operator families)')
+    parser.add_argument('--int8-kernels', action='store_true',
+                        help='instead of timing towers, time oneDNN\'s int8 '
+                        'linear (what --prepare int8 uses) against fbgemm\'s '
+                        'for each linear layer family of the models')
     parser.add_argument('--contention', type=int, default=0, metavar='N',
                         help='run N busy-looping processes during the '
                         'whole benchmark (the GEMM peak included)')
@@ -219,9 +248,10 @@ def run(args):
     peak = max(peaks.values())
     if device == 'cuda':
         print(f'GPU: {torch.cuda.get_device_name()}')
-    from mmcnclip.models.layers.kernel_routes import cpu_name
+    from mmcnclip.models.layers.kernel_routes import cpu_name, isa_limits
+    caps = f' (capped: {isa_limits()})' if isa_limits() else ''
     print(f'torch {torch.__version__}, CPU {cpu_name()}, capability '
-          f'{torch.backends.cpu.get_cpu_capability()}, threads '
+          f'{torch.backends.cpu.get_cpu_capability()}{caps}, threads '
           f'{torch.get_num_threads()}; GEMM peak {args.dtype}: {peak:.0f} '
           'GFLOP/s (' + ', '.join(f'{k} {v:.0f}' for k, v in peaks.items())
           + ')' + ('' if dtype == torch.float32 else
@@ -229,6 +259,10 @@ def run(args):
     if args.profile:
         for name in args.model:
             run_profile(name, args, DTYPES[args.dtype])
+        return
+    if args.int8_kernels:
+        for name in args.model:
+            run_int8_kernels(name, args)
         return
     for name in args.model:
         if 'image' in args.tower:

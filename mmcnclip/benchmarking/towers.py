@@ -8,7 +8,9 @@ from .models import (build_hf, build_official, build_ours, image_gflops,
 from .timing import interleaved
 
 
-def _prepared(name, state, dtype, device, linear_route='auto'):
+def prepared(name, state, dtype, device, linear_route='auto'):
+    """mmcnclip model ``name`` with the official ``state``, prepared for
+    inference in ``dtype`` on ``device``."""
     from mmcnclip.models.inference import prepare_for_inference
     model = build_ours(name, state, inference_precision=None)
     return prepare_for_inference(
@@ -32,14 +34,14 @@ def image_candidates(name: str, dtype: torch.dtype, device: str,
     official = build_official(name)
     state = official.state_dict()
     plain = build_ours(name, state, inference_precision=None)
-    fast = _prepared(name, state, dtype, device)
+    fast = prepared(name, state, dtype, device)
     official = official_to(official, device, dtype)
     cands = {'official': official.encode_image,
              'mmcnclip': plain.to(device, dtype).encode_image,
              'mmcnclip+prepare': fast.encode_image}
     notes = []
     if dtype != torch.float32 or int8:  # the fp32 reference in the same run
-        fp32 = _prepared(name, state, torch.float32, device)
+        fp32 = prepared(name, state, torch.float32, device)
         cands['mmcnclip+prepare fp32'] = lambda x: fp32.encode_image(
             x.float())
     if int8:
@@ -138,7 +140,7 @@ def bench_text(name: str, prompts: int, batch: int, rounds: int,
     from mmcnclip.text import (ChineseTokenizer, build_prompts,
                                get_classnames, get_templates)
     official = build_official(name)
-    ours = _prepared(name, official.state_dict(), dtype, device)
+    ours = prepared(name, official.state_dict(), dtype, device)
     official = official_to(official, device, dtype)
     texts = build_prompts(get_classnames('cifar100'), get_templates('openai'))
     texts = texts[::max(1, len(texts) // prompts)][:prompts]

@@ -108,3 +108,49 @@ def test_more_accurate_than_pytorch_dynamic_quantisation():
         ours, theirs = _rel_err(Int8Linear(linear)(x), ref), _rel_err(
             dynamic(x), ref)
     assert ours < 0.75 * theirs, (ours, theirs)
+
+
+#: a process limited to AVX2 (no VNNI): oneDNN adds u8 x s8 products in
+#: saturating int16 pairs there; prints (saturates, error with the weights
+#: Int8Linear chose, error with 8-bit weights)
+WITHOUT_VNNI = '''
+import torch
+from mmcnclip.models.layers import int8_linear as m
+torch.manual_seed(0)
+linear = torch.nn.Linear(768, 256)
+x = torch.nn.functional.layer_norm(torch.randn(512, 768), (768, ))
+with torch.no_grad():
+    ref = linear(x)
+    err = lambda y: ((y - ref).norm() / ref.norm()).item()
+    layer = m.Int8Linear(linear)
+    chosen = err(layer(x))
+    layer.weight, layer.weight_scale = m.quantize_weight(linear.weight, 127)
+    layer.packed = m.PackedWeight()
+    print(m.int8_products_saturate(), layer.route.reason.startswith('7-bit'),
+          chosen, err(layer(x)))
+'''
+
+
+@needs_onednn
+@pytest.mark.skipif(not torch.backends.cpu.get_cpu_capability().startswith(
+    'AVX'), reason='needs an x86 CPU with AVX2')
+def test_seven_bit_weights_where_int8_products_saturate():
+    """On CPUs without VNNI (emulated with ONEDNN_MAX_CPU_ISA=AVX2) 8-bit
+    weights multiply the error several times; Int8Linear finds this out
+    and keeps the error of a VNNI CPU."""
+    import sys
+
+    from helpers.processes import run
+    out = run([sys.executable, '-c', WITHOUT_VNNI],
+              env=dict(ONEDNN_MAX_CPU_ISA='AVX2')).stdout.split()
+    saturates, says_so, chosen, eight_bits = out[-4:]
+    assert saturates == says_so == 'True'
+    assert float(chosen) < 0.02 and float(eight_bits) > 3 * float(chosen)
+
+
+@needs_onednn
+def test_saturation_probe_matches_the_weights_chosen():
+    from mmcnclip.models.layers.int8_linear import int8_products_saturate
+    layer = Int8Linear(_linear())
+    levels = layer.weight.abs().amax().item()
+    assert levels == (63 if int8_products_saturate() else 127)

@@ -90,3 +90,20 @@ def test_prepared_model_follows_its_routes(route, cache_dir):
         assert {r for r, _, _ in routes.values()} == {route}
     assert all(f'{family} x' in describe_linear_routes(model)
                for family in routes)
+
+
+def test_instruction_set_caps_key_their_own_routes(monkeypatch):
+    """Routes measured under ``ONEDNN_MAX_CPU_ISA=AVX2`` (or another cap)
+    are not reused without it, nor the other way round."""
+    for name in kernel_routes.ISA_LIMITS:
+        monkeypatch.delenv(name, raising=False)
+    uncapped = kernel_routes.machine_key()
+    assert kernel_routes.isa_limits() == ''
+    monkeypatch.setenv('ONEDNN_MAX_CPU_ISA', 'AVX2')
+    monkeypatch.setenv('MKL_ENABLE_INSTRUCTIONS', 'AVX2')
+    assert kernel_routes.isa_limits() == \
+        'ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2'
+    capped = kernel_routes.machine_key()
+    assert capped != uncapped and 'ONEDNN_MAX_CPU_ISA=AVX2' in capped
+    assert kernel_routes.family_key(torch.randn(4, 4), None).startswith(
+        capped)

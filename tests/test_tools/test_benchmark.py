@@ -138,3 +138,32 @@ def test_tool_profile_mode():
                    '--batch', '1', '--threads', '1', with_stderr=False)
     assert 'share of self CPU time per operator family' in out
     assert 'mmcnclip+prepare int8' in out and 'convolution' in out
+
+
+def test_int8_kernel_rows_per_linear_family():
+    from mmcnclip.benchmarking.int8_kernels import int8_kernel_rows
+    from mmcnclip.models.layers.fused_linear import FusedLinear
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        FusedLinear(torch.nn.Linear(16, 32), 'gelu'),
+        FusedLinear(torch.nn.Linear(32, 16)),
+        FusedLinear(torch.nn.Linear(32, 16)))
+    rows = {r['family']: r for r in int8_kernel_rows(model, rows=8,
+                                                     rounds=1)}
+    assert {f: r['count'] for f, r in rows.items()} == {
+        'float32 32x16 gelu': 1, 'float32 16x32 -': 2}
+    for row in rows.values():
+        assert all(row[f'{k}_ms'] > 0 for k in ('fp32', 'onednn', 'fbgemm'))
+        assert 0 < row['onednn_err'] < 0.05 and 0 < row['fbgemm_err'] < 0.1
+
+
+def test_tool_int8_kernels_mode_on_capped_instruction_sets():
+    """As docs/performance.md runs it for an AVX2 CPU's kernels."""
+    out = run_tool('benchmark.py', '--model', 'RN50', '--int8-kernels',
+                   '--iters', '1', '--threads', '1', with_stderr=False,
+                   env=dict(ONEDNN_MAX_CPU_ISA='AVX2',
+                            FBGEMM_ENABLE_INSTRUCTIONS='AVX2'))
+    assert ('(capped: ONEDNN_MAX_CPU_ISA=AVX2 FBGEMM_ENABLE_INSTRUCTIONS='
+            'AVX2)') in out
+    assert 'int8 linear kernels per layer family' in out
+    assert 'float32 2048x2048 -' in out and 'all (layer-weighted)' in out

@@ -10,7 +10,14 @@ bias and the MLP activation as one oneDNN int8 primitive
 (``torch.ops.onednn.qlinear_pointwise``) with fp32 output: less error
 than ``quantize_dynamic``'s defaults (tested) and faster (ViT-B/16 int8
 tower 2.38x the prepared fp32 one against 1.72x, ``docs/performance.md``).
+
+On CPUs without VNNI (AVX2, AVX-512 before Cascade Lake) oneDNN adds pairs
+of uint8 x int8 products in saturating int16 (``vpmaddubsw``; 255 * 127 * 2
+> 32767), which multiplies the error of 8-bit weights by about eight.
+:func:`int8_products_saturate` finds this out by running the kernel once,
+and the weights are then quantised to 7 bits (255 * 63 * 2 < 32767).
 """
+import functools
 import math
 import warnings
 from typing import Optional
@@ -31,12 +38,30 @@ def onednn_int8_linear_available() -> bool:
             and hasattr(torch.ops.onednn, 'qlinear_prepack'))
 
 
-def quantize_weight(weight: torch.Tensor) -> tuple:
-    """Symmetric int8 per output channel: ``(int8 weight, fp32 scales)``."""
+@functools.lru_cache(maxsize=None)
+def int8_products_saturate() -> bool:
+    """Whether oneDNN's int8 linear on this CPU saturates its products,
+    measured on the worst case (uint8 255 times int8 127), once per
+    process; False without oneDNN's int8 linear."""
+    if not onednn_int8_linear_available():
+        return False
+    rows, depth = 16, 64
+    x = torch.full((rows, depth), 255, dtype=torch.uint8)
+    w = torch.full((rows, depth), 127, dtype=torch.int8)
+    out = torch.ops.onednn.qlinear_pointwise(
+        x, 1.0, 0, torch.ops.onednn.qlinear_prepack(w, None),
+        torch.ones(rows), torch.zeros(rows, dtype=torch.long), None, 1.0,
+        0, torch.float32, 'none', [], '')
+    return bool(out.min() < 255 * 127 * depth)  # exact in fp32
+
+
+def quantize_weight(weight: torch.Tensor, levels: int = 127) -> tuple:
+    """Symmetric per output channel, integers in ``[-levels, levels]``:
+    ``(int8 weight, fp32 scales)``."""
     w = weight.detach().float()
-    scale = w.abs().amax(dim=1).clamp_min(1e-12) / 127
-    q = torch.round(w / scale[:, None]).clamp_(-127, 127).to(torch.int8)
-    return q, scale
+    scale = w.abs().amax(dim=1).clamp_min(1e-12) / levels
+    q = torch.round(w / scale[:, None]).clamp_(-levels, levels)
+    return q.to(torch.int8), scale
 
 
 def quantize_activation(x: torch.Tensor) -> Optional[tuple]:
@@ -58,12 +83,13 @@ def quantize_activation(x: torch.Tensor) -> Optional[tuple]:
 class Int8Linear(nn.Module):
     """``act(x @ weight.T + bias)`` with int8 weights, for CPU inference.
 
-    Holds ``weight`` (int8, per output channel), ``weight_scale`` (fp32)
-    and the fp32 ``bias``. On a CPU with oneDNN's int8 linear, a call
-    quantises its input to uint8 over the input's own range and runs one
-    int8 oneDNN primitive with fp32 output; otherwise (no gradient support,
-    other devices, non-finite inputs) it computes the same product with the
-    dequantised weights in fp32.
+    Holds ``weight`` (int8, per output channel; 7-bit where the CPU's int8
+    products saturate, see :func:`int8_products_saturate`),
+    ``weight_scale`` (fp32) and the fp32 ``bias``. On a CPU with oneDNN's
+    int8 linear, a call quantises its input to uint8 over the input's own
+    range and runs one int8 oneDNN primitive with fp32 output; otherwise
+    (no gradient support, other devices, non-finite inputs) it computes the
+    same product with the dequantised weights in fp32.
 
     Args:
         linear (nn.Module): An ``nn.Linear`` or
@@ -75,7 +101,9 @@ class Int8Linear(nn.Module):
     def __init__(self, linear: nn.Module, act: Optional[str] = None):
         super().__init__()
         self.act = check_activation(act)
-        q, scale = quantize_weight(linear.weight)
+        self.onednn = onednn_int8_linear_available()
+        seven_bits = self.onednn and int8_products_saturate()
+        q, scale = quantize_weight(linear.weight, 63 if seven_bits else 127)
         self.register_buffer('weight', q)
         self.register_buffer('weight_scale', scale)
         self.register_buffer('weight_zero_point',
@@ -83,9 +111,11 @@ class Int8Linear(nn.Module):
                              persistent=False)
         self.bias = (None if linear.bias is None else nn.Parameter(
             linear.bias.detach().float(), requires_grad=False))
-        self.onednn = onednn_int8_linear_available()
-        self.route = (Route('onednn int8', 'per-channel int8 weights, '
-                            'uint8 activations quantised per call')
+        weights = ('7-bit weights per channel (int8 products saturate in '
+                   'int16 on this CPU: no VNNI)' if seven_bits else
+                   'per-channel int8 weights')
+        self.route = (Route('onednn int8', f'{weights}, uint8 activations '
+                            'quantised per call')
                       if self.onednn else
                       Route('fp32', 'no oneDNN int8 linear: dequantised'))
         self.packed = PackedWeight()

@@ -6,7 +6,8 @@ AVX-512 AMD EPYC) and loses on others (an AVX-512 Intel Xeon with fast MKL),
 so no fixed choice keeps a prepared model at least as fast as the plain one.
 :func:`choose_linear_route` times both routes once for a layer family
 (weight shape, activation, dtype) on the machine at hand and caches the
-winner per CPU model, thread count and PyTorch version in a small JSON file
+winner per CPU model, instruction-set caps, thread count and PyTorch
+version in a small JSON file
 (``$MMCNCLIP_CACHE_DIR`` or ``~/.cache/mmcnclip``; an unwritable cache only
 costs a re-measurement next time).
 """
@@ -27,6 +28,10 @@ ROUTES = ('auto', 'onednn', 'blas')
 MEASURE_ROWS = 1024
 MEASURE_REPS = 5
 CACHE_FILE = 'kernel_routes.json'
+#: environment variables capping the instruction sets of oneDNN, MKL and
+#: fbgemm (``ATEN_CPU_CAPABILITY`` shows in ``get_cpu_capability()``)
+ISA_LIMITS = ('ONEDNN_MAX_CPU_ISA', 'DNNL_MAX_CPU_ISA',
+              'MKL_ENABLE_INSTRUCTIONS', 'FBGEMM_ENABLE_INSTRUCTIONS')
 _memory_cache = {}
 
 
@@ -56,10 +61,19 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def isa_limits() -> str:
+    """The instruction-set caps set in the environment, e.g.
+    ``'ONEDNN_MAX_CPU_ISA=AVX2'``; empty when none is set."""
+    return ' '.join(f'{name}={os.environ[name]}' for name in ISA_LIMITS
+                    if os.environ.get(name))
+
+
 def machine_key() -> str:
     """This machine and PyTorch build, the prefix of every cache key."""
-    return (f'{cpu_name()}|{torch.backends.cpu.get_cpu_capability()}|'
-            f'torch {torch.__version__}|{torch.get_num_threads()} threads')
+    capability = ' '.join(filter(None, (
+        torch.backends.cpu.get_cpu_capability(), isa_limits())))
+    return (f'{cpu_name()}|{capability}|torch {torch.__version__}|'
+            f'{torch.get_num_threads()} threads')
 
 
 def family_key(weight: torch.Tensor, act: Optional[str],
