@@ -43,10 +43,12 @@ def gemm_products(device: str, dtype: torch.dtype, n: int) -> dict:
     """``{route: fn}``: an ``n``-cubed product through PyTorch's BLAS
     (``a @ b``) and, on CPU, through oneDNN's GEMM."""
     from mmcnclip.models.layers.fused_linear import onednn_linear_available
+    from mmcnclip.models.layers.onednn_dtypes import onednn_computes
     a = torch.randn(n, n, device=device).to(dtype)
     b = torch.randn(n, n, device=device).to(dtype)
     products = {'blas': lambda: a @ b}
-    if device == 'cpu' and onednn_linear_available():
+    if (device == 'cpu' and onednn_linear_available()
+            and onednn_computes(dtype)):
         products['onednn'] = lambda: torch.ops.mkldnn._linear_pointwise(
             a, b, None, 'none', [], '')
     return products
@@ -57,8 +59,9 @@ def gemm_peak(device: str, dtype: torch.dtype, n: Optional[int] = None,
     """Best achieved GFLOP/s of an ``n``-cubed matrix product in ``dtype``
     (``n`` defaults to 2048 on CPU and 8192 on CUDA, where smaller products
     do not fill the GPU). On CPU the best of PyTorch's BLAS (MKL for fp32)
-    and oneDNN's GEMM, which can be much faster or slower depending on the
-    CPU, so that "% of peak" is measured against the faster one.
+    and oneDNN's GEMM (where it computes ``dtype``), which can be much
+    faster or slower depending on the CPU, so that "% of peak" is measured
+    against the faster one.
 
     Returns:
         float | dict: GFLOP/s, or ``{route: GFLOP/s}`` with ``per_route``.

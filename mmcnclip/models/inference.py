@@ -9,6 +9,7 @@ Typical use::
     model = prepare_for_inference(model)                       # fp32
     model = prepare_for_inference(model, dtype=torch.bfloat16)  # bf16
 """
+import warnings
 from typing import Optional
 
 import torch
@@ -18,6 +19,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from mmcnclip.utils.malloc import keep_freed_buffers
 from .layers.fused_conv import fuse_bottlenecks_, fuse_stems_
+from .layers.onednn_dtypes import onednn_computes
 from .layers.fused_linear import (describe_linear_routes,
                                   fuse_linear_layers_, set_linear_routes_)
 from .layers.transformer import (MLP, QUICK_GELU_ALPHA, LayerNorm,
@@ -208,8 +210,16 @@ def prepare_for_inference(model: nn.Module,
         then True.
     """
     model.eval()
-    if all(p.device.type == 'cpu' for p in model.parameters()):
+    on_cpu = all(p.device.type == 'cpu' for p in model.parameters())
+    if on_cpu:
         keep_freed_buffers()  # large activations: no page faults per batch
+    if on_cpu and dtype == torch.bfloat16 and not onednn_computes(dtype):
+        warnings.warn(
+            'bf16 on a CPU without oneDNN bf16 kernels (they need AVX-512 or '
+            'AVX-NE-CONVERT; ONEDNN_MAX_CPU_ISA may cap them): PyTorch '
+            'emulates bf16 here, 4-6x slower than the prepared fp32 model '
+            'in docs/performance.md. Prepare in fp32 (the default) or int8.',
+            stacklevel=2)
     fold_quick_gelu_(model)
     folded = fold_batch_norm_(model)
     if channels_last and folded:

@@ -19,9 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .onednn_dtypes import onednn_computes
 from .packed_weight import PackedWeight
-
-ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 
 
 def onednn_conv_available() -> bool:
@@ -66,7 +65,7 @@ class FusedConv2d(nn.Module):
 
     def _runs_onednn(self, x: torch.Tensor) -> bool:
         return (self.onednn and x.device.type == 'cpu'
-                and x.dtype in ONEDNN_DTYPES and x.dtype == self.weight.dtype
+                and onednn_computes(x.dtype) and x.dtype == self.weight.dtype
                 and not (torch.is_grad_enabled() and
                          (x.requires_grad or self.weight.requires_grad))
                 and not torch.jit.is_tracing()

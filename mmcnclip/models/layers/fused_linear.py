@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .kernel_routes import Route, choose_linear_route
+from .onednn_dtypes import onednn_computes
 from .transformer import MLP
 
 #: activation name -> (oneDNN post-op, its algorithm, PyTorch fallback)
@@ -26,7 +27,6 @@ ACTIVATIONS = {
     'silu': ('swish', '', lambda x: F.silu(x, inplace=True)),
     'gelu': ('gelu', 'none', F.gelu),  # exact (erf) GELU
 }
-ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 
 
 def check_activation(act: Optional[str]) -> Optional[str]:
@@ -75,7 +75,7 @@ class FusedLinear(nn.Module):
 
     def _runs_onednn(self, x: torch.Tensor) -> bool:
         return (self.route.name == 'onednn' and x.device.type == 'cpu'
-                and x.dtype in ONEDNN_DTYPES and x.dtype == self.weight.dtype
+                and onednn_computes(x.dtype) and x.dtype == self.weight.dtype
                 and not (torch.is_grad_enabled() and
                          (x.requires_grad or self.weight.requires_grad))
                 and not torch.jit.is_tracing()

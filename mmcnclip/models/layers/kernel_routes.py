@@ -168,7 +168,8 @@ def choose_linear_route(weight: torch.Tensor,
     Returns:
         Route: The chosen route and the reason.
     """
-    from .fused_linear import ONEDNN_DTYPES, onednn_linear_available
+    from .fused_linear import onednn_linear_available
+    from .onednn_dtypes import ONEDNN_DTYPES, onednn_computes
     if route not in ROUTES:
         raise ValueError(f'route must be one of {ROUTES}, got {route!r}')
     if route != 'auto':
@@ -178,6 +179,9 @@ def choose_linear_route(weight: torch.Tensor,
     if weight.dtype not in ONEDNN_DTYPES or weight.device.type != 'cpu':
         return Route('blas', f'{weight.device.type} {weight.dtype}: oneDNN '
                      'route is CPU fp32/bf16 only')
+    if not onednn_computes(weight.dtype):
+        return Route('blas', f'oneDNN has no {str(weight.dtype)[6:]} kernels '
+                     'on this CPU (bf16 needs AVX-512 or AVX-NE-CONVERT)')
     entry, source = cached_times(
         family_key(weight, act), ('onednn', 'blas'),
         lambda: measure_linear_routes(weight.detach(), bias if bias is None
