@@ -19,9 +19,9 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from mmcnclip.utils.malloc import keep_freed_buffers
 from .layers.fused_conv import fuse_bottlenecks_, fuse_stems_
-from .layers.onednn_dtypes import onednn_computes
 from .layers.fused_linear import (describe_linear_routes,
                                   fuse_linear_layers_, set_linear_routes_)
+from .layers.onednn_dtypes import onednn_computes
 from .layers.transformer import (MLP, QUICK_GELU_ALPHA, LayerNorm,
                                  QuickGELU, set_attention_routes_)
 from .quantization import (INT8, quantize_linear_int8_,

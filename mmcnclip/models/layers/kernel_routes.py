@@ -22,6 +22,8 @@ from typing import Callable, NamedTuple, Optional
 import torch
 import torch.nn.functional as F
 
+from .onednn_dtypes import ONEDNN_DTYPES, onednn_computes
+
 #: the linear routes of :class:`~.fused_linear.FusedLinear`
 ROUTES = ('auto', 'onednn', 'blas')
 #: rows of the measured input: a batch of image tokens or 64 prompts
@@ -169,7 +171,6 @@ def choose_linear_route(weight: torch.Tensor,
         Route: The chosen route and the reason.
     """
     from .fused_linear import onednn_linear_available
-    from .onednn_dtypes import ONEDNN_DTYPES, onednn_computes
     if route not in ROUTES:
         raise ValueError(f'route must be one of {ROUTES}, got {route!r}')
     if route != 'auto':
