@@ -92,10 +92,12 @@ def run_int8_kernels(name, args):
     model = prepared(name, build_official(name).state_dict(), torch.float32,
                      'cpu')
     rows = int8_kernel_rows(model, rounds=args.iters)
-    rows.append(dict(family='all (layer-weighted)', count=sum(
-        r['count'] for r in rows), **{f'{k}_ms': sum(
-            r['count'] * r[f'{k}_ms'] for r in rows)
-                                      for k in ('fp32', 'onednn', 'fbgemm')}))
+    total = dict(family='all (layer-weighted)',
+                 count=sum(r['count'] for r in rows))
+    for kernel in ('fp32', 'onednn', 'fbgemm'):
+        total[f'{kernel}_ms'] = sum(r['count'] * r[f'{kernel}_ms']
+                                    for r in rows)
+    rows.append(total)
     for row in rows:
         row['ratio'] = row['fbgemm_ms'] / row['onednn_ms']
     print(f'\n== {name}: int8 linear kernels per layer family (both towers), '

@@ -8,8 +8,6 @@ both, with the prepared fp32 layer as the reference, on the CPU at hand and
 reports their relative output errors, so that the choice can be checked on
 any CPU (``python tools/benchmark.py --int8-kernels``).
 """
-import warnings
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -18,6 +16,7 @@ from mmcnclip.models.layers.fused_linear import (ACTIVATIONS, FusedLinear,
                                                  layer_family)
 from mmcnclip.models.layers.int8_linear import Int8Linear
 from mmcnclip.models.layers.kernel_routes import MEASURE_ROWS
+from mmcnclip.models.quantization import quantize_dynamic_per_channel_
 from .timing import interleaved
 
 
@@ -26,11 +25,7 @@ def fbgemm_linear(layer: FusedLinear):
     per-channel weights: a callable."""
     linear = nn.Linear(1, 1)
     linear.weight, linear.bias = layer.weight, layer.bias
-    with warnings.catch_warnings():  # PyTorch's deprecation notes on ao
-        warnings.simplefilter('ignore')
-        quantized = torch.ao.quantization.quantize_dynamic(
-            nn.Sequential(linear.eval()),
-            {nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig})
+    quantized = quantize_dynamic_per_channel_(nn.Sequential(linear.eval()))
     fallback = ACTIVATIONS[layer.act][2]
     return quantized if fallback is None else (
         lambda x: fallback(quantized(x)))

@@ -46,12 +46,18 @@ def quantize_linear_int8_(model: nn.Module) -> int:
     if onednn_int8_linear_available():
         return fuse_linear_layers_(model, Int8Linear)
     count = sum(type(m) is nn.Linear for m in model.modules())
+    quantize_dynamic_per_channel_(model)
+    return count
+
+
+def quantize_dynamic_per_channel_(model: nn.Module) -> nn.Module:
+    """PyTorch's ``quantize_dynamic`` (fbgemm on x86) on every
+    ``nn.Linear`` of ``model``, weights per output channel, in place."""
     with warnings.catch_warnings():  # PyTorch's deprecation notes on ao
         warnings.simplefilter('ignore')
         qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
-        torch.ao.quantization.quantize_dynamic(model, {nn.Linear: qconfig},
-                                               inplace=True)
-    return count
+        return torch.ao.quantization.quantize_dynamic(
+            model, {nn.Linear: qconfig}, inplace=True)
 
 
 class _Stages(nn.Module):

@@ -61,6 +61,7 @@ class SelfAttention(nn.Module):
             raise ValueError(f'embed_dims={embed_dims} is not divisible by '
                              f'num_heads={num_heads}')
         self.num_heads = num_heads
+        self.head_dims = embed_dims // num_heads
         self.attn_drop = attn_drop
         self.qkv = nn.Linear(embed_dims, embed_dims * 3)
         self.proj = nn.Linear(embed_dims, embed_dims)
@@ -71,9 +72,8 @@ class SelfAttention(nn.Module):
     @property
     def family(self) -> str:
         """The attention family, e.g. ``'attention bfloat16 12x64'``."""
-        embed_dims = self.proj.weight.shape[0]
         return (f'attention {str(self.proj.weight.dtype)[6:]} '
-                f'{self.num_heads}x{embed_dims // self.num_heads}')
+                f'{self.num_heads}x{self.head_dims}')
 
     def forward(self,
                 x: torch.Tensor,
@@ -227,7 +227,6 @@ def set_attention_routes_(model: nn.Module) -> dict:
             continue
         if module.family not in routes:
             routes[module.family] = choose_attention_route(
-                weight.dtype, module.num_heads,
-                weight.shape[0] // module.num_heads)
+                weight.dtype, module.num_heads, module.head_dims)
         module.route = routes[module.family]
     return routes
