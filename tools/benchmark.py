@@ -251,9 +251,11 @@ def run(args):
     if device == 'cuda':
         print(f'GPU: {torch.cuda.get_device_name()}')
     from mmcnclip.models.layers.kernel_routes import cpu_name, isa_limits
+    from mmcnclip.models.layers.mkl_code_path import mkl_code_path
     caps = f' (capped: {isa_limits()})' if isa_limits() else ''
+    mkl = f', MKL path: {mkl_code_path()}' if mkl_code_path() else ''
     print(f'torch {torch.__version__}, CPU {cpu_name()}, capability '
-          f'{torch.backends.cpu.get_cpu_capability()}{caps}, threads '
+          f'{torch.backends.cpu.get_cpu_capability()}{caps}{mkl}, threads '
           f'{torch.get_num_threads()}; GEMM peak {args.dtype}: {peak:.0f} '
           'GFLOP/s (' + ', '.join(f'{k} {v:.0f}' for k, v in peaks.items())
           + ')' + ('' if dtype == torch.float32 else

@@ -7,6 +7,7 @@ import os
 import pytest
 import torch
 
+from helpers.mkl_intel_kernels import build, needs_shim
 from helpers.processes import run_tool
 from mmcnclip.benchmarking import format_table, gemm_peak
 from mmcnclip.benchmarking.contention import cpu_burners
@@ -108,6 +109,19 @@ def test_tool_prints_tables():
     assert 'contention: 1 CPU-bound processes running' in out
     assert 'GEMM peak fp32' in out and 'linear kernel routes' in out
     assert 'x official' in out and 'mmcnclip sorted+longest' in out
+
+
+@needs_shim
+def test_tool_with_mkl_intel_kernels_preloaded(tmp_path):
+    """As docs/performance.md runs it where MKL runs its Intel kernels:
+    the header names MKL's path and the routes are measured for it."""
+    out = run_tool('benchmark.py', '--model', 'RN50', '--tower', 'text',
+                   '--iters', '1', '--threads', '1', '--text-prompts', '8',
+                   '--text-batch', '4', with_stderr=False,
+                   env=dict(LD_PRELOAD=build(tmp_path),
+                            MMCNCLIP_CACHE_DIR=str(tmp_path)))
+    assert 'MKL path: Advanced Vector Extensions 512 (AVX-512)' in out
+    assert 'float32 2048x2048 - x3: ' in out and '(measured: ' in out
 
 
 def test_cpu_burners_run_and_stop():

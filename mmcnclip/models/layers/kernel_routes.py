@@ -6,8 +6,8 @@ AVX-512 AMD EPYC) and loses on others (an AVX-512 Intel Xeon with fast MKL),
 so no fixed choice keeps a prepared model at least as fast as the plain one.
 :func:`choose_linear_route` times both routes once for a layer family
 (weight shape, activation, dtype) on the machine at hand and caches the
-winner per CPU model, instruction-set caps, thread count and PyTorch
-version in a small JSON file
+winner per CPU model, instruction-set caps, MKL code path, thread count
+and PyTorch version in a small JSON file
 (``$MMCNCLIP_CACHE_DIR`` or ``~/.cache/mmcnclip``; an unwritable cache only
 costs a re-measurement next time).
 """
@@ -22,6 +22,7 @@ from typing import Callable, NamedTuple, Optional
 import torch
 import torch.nn.functional as F
 
+from .mkl_code_path import mkl_code_path
 from .onednn_dtypes import ONEDNN_DTYPES, onednn_computes
 
 #: the linear routes of :class:`~.fused_linear.FusedLinear`
@@ -74,8 +75,8 @@ def machine_key() -> str:
     """This machine and PyTorch build, the prefix of every cache key."""
     capability = ' '.join(filter(None, (
         torch.backends.cpu.get_cpu_capability(), isa_limits())))
-    return (f'{cpu_name()}|{capability}|torch {torch.__version__}|'
-            f'{torch.get_num_threads()} threads')
+    return (f'{cpu_name()}|{capability}|MKL {mkl_code_path()}|'
+            f'torch {torch.__version__}|{torch.get_num_threads()} threads')
 
 
 def family_key(weight: torch.Tensor, act: Optional[str],
