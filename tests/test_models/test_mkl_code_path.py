@@ -8,6 +8,7 @@ import torch
 
 from helpers.mkl_intel_kernels import build, needs_shim
 from helpers.processes import run
+from mmcnclip.models.layers.mkl_code_path import mkl_code_path
 
 #: prints the path and the kernel-route key, then a marker: anything else
 #: on stdout leaked from MKL's verbose mode
@@ -33,6 +34,29 @@ def test_names_the_path_without_printing_mkl_output():
     found = _probe()
     path = found['path'].strip("'")
     assert path and f'|MKL {path}|' in found['key']
+
+
+def test_empty_where_mkl_refuses_verbose_mode(monkeypatch):
+    class Refused:
+        def __init__(self, level):
+            pass
+
+        def __enter__(self):
+            raise AssertionError('Failed to set MKL into verbose mode.')
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(torch.backends.mkl, 'verbose', Refused)
+    assert mkl_code_path.__wrapped__() == ''
+
+
+def test_runs_with_stdout_closed():
+    code = ('import os, sys; os.close(1); from mmcnclip.models.layers.'
+            'mkl_code_path import mkl_code_path; '
+            'sys.stderr.write(repr(mkl_code_path()))')
+    out = run([sys.executable, '-c', code])
+    assert out.stderr.rstrip().endswith("'"), out.stderr
 
 
 @needs_shim

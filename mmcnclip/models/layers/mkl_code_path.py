@@ -58,15 +58,17 @@ def mkl_code_path() -> str:
     processors'``, or ``'Architecture processors'`` for its generic path.
 
     Found once per process from the header MKL prints with its first
-    verbose call. Empty where PyTorch has no MKL, where MKL's header was
-    already printed or sent elsewhere (``MKL_VERBOSE_OUTPUT_FILE``), or
-    where file descriptor 1 or a temporary file cannot be had.
+    verbose call; file descriptor 1 goes to a temporary file for that
+    call. Empty where PyTorch has no MKL or MKL no verbose mode, where
+    MKL's header was already printed or sent elsewhere
+    (``MKL_VERBOSE_OUTPUT_FILE``), or where a temporary file cannot be
+    had.
     """
     if not torch.backends.mkl.is_available():
         return ''
     try:
         output = _stdout_of(_small_sgemm)
-    except OSError:
-        return ''
+    except (OSError, AssertionError):  # torch raises the latter when MKL
+        return ''                      # refuses verbose mode
     match = _HEADER.search(output)
     return match.group(1).replace('Intel(R) ', '') if match else ''
